@@ -1,0 +1,51 @@
+# ticketclock: `make run` starts the whole stack, `make test` checks everything.
+# Both create .venv and install the pinned dependencies themselves.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test lint typecheck pytest check bench drills demo snapshots clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "ticketclock needs Python 3.11 ($(PYTHON)) on PATH"; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP) ## create .venv and install the pinned dependencies
+
+run: $(STAMP) ## dev server + worker + API + UI, as one supervised group (Ctrl-C stops all)
+	$(BIN)/ticketclock dev
+
+test: lint typecheck pytest ## ruff, mypy and the whole pytest suite
+
+lint: $(STAMP) ## ruff
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP) ## mypy
+	$(BIN)/mypy policies workflows activities api ticketclock
+
+pytest: $(STAMP) ## the pytest suite
+	$(BIN)/pytest -q
+
+check: test ## alias of test (ruff + mypy + tests)
+
+bench: $(STAMP) ## benchmarks with small defaults (peers installed as the 'bench' extra)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python bench/business_time.py --quick
+
+demo: $(STAMP) ## open a handful of tickets from each seed policy on a running stack
+	$(BIN)/ticketclock demo
+
+snapshots: $(STAMP) ## regenerate the golden deadline snapshots under tests/snapshots/
+	$(BIN)/python -m tests.snapshot_tool write
+
+clean: ## remove the virtualenv and caches (keeps .data, your tickets)
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,227 @@
+"""`ResolvedSla`: the frozen, JSON-serialisable SLA snapshot a running ticket keeps.
+
+A ticket resolves its policy once, at start, into this snapshot: effective severity (and why it was
+capped), the calendar with its holiday dates materialised, and every clock's target for every
+severity of the ticket's tier (so a severity change never re-reads the catalogue). Editing a policy
+file or upgrading `holidays`/`tzdata` therefore never moves a running ticket's deadlines.
+"""
+
+from __future__ import annotations
+
+import functools
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from policies.calendar import BusinessCalendar
+
+
+class Clock(StrEnum):
+    """Every SLA clock a ticket can carry (see shared/design/policy-reading.md)."""
+
+    first_response = "first_response"
+    next_update = "next_update"
+    incident_commander = "incident_commander"
+    customer_silence = "customer_silence"
+    post_incident_review = "post_incident_review"
+    escalation_window = "escalation_window"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class WarningPoint(_Frozen):
+    """A point before the deadline: a fraction of the target, or an offset before the end.
+
+    Exactly one of `fraction` (0 < f < 1) and `before` (measured in the clock's own units:
+    business time for a business clock) is set.
+    """
+
+    fraction: float | None = None
+    before: timedelta | None = None
+    label: str = Field(description='As written in the policy, e.g. "75%" or "30m before".')
+
+
+class Target(_Frozen):
+    """One clock's target for one severity, resolved to an amount of (business) time."""
+
+    clock: Clock
+    amount: timedelta = Field(description="Open time to wait; business days already converted.")
+    business: bool = Field(description="True: counts only while the calendar is open. False: 24x7.")
+    text: str = Field(description='As written in the policy, e.g. "8 business hours" or "60m".')
+    warnings: tuple[WarningPoint, ...] = ()
+    source: str = Field(description="The clause this target comes from.")
+
+
+class SeverityTerms(_Frozen):
+    """What one severity of the ticket's tier is entitled to."""
+
+    severity: str = Field(description="Canonical severity id, e.g. 'sev1' or 'p2'.")
+    label: str = Field(description="How people say it: 'Sev1', 'P2', 'Urgent'.")
+    entitled: bool = True
+    not_entitled_reason: str | None = None
+    targets: dict[Clock, Target] = Field(default_factory=dict)
+    eta_required: bool = Field(False, description="Agent updates must carry a next-update ETA.")
+    page_oncall: bool = False
+
+
+class CalendarSnapshot(_Frozen):
+    """A calendar spec with holidays materialised as explicit local dates."""
+
+    name: str
+    timezone: str
+    hours: dict[str, tuple[tuple[str, str], ...]]
+    holidays: tuple[date, ...] = ()
+    holiday_source: str = Field("", description="Where the dates came from, e.g. 'holidays 0.109 US-IL'.")
+    business_day: timedelta = Field(description="Length of one business day on this calendar.")
+
+    def to_spec(self) -> dict[str, Any]:
+        return {
+            "timezone": self.timezone,
+            "hours": {day: [list(iv) for iv in ivs] for day, ivs in self.hours.items()},
+            "holidays": [d.isoformat() for d in self.holidays],
+            "business_day": int(self.business_day.total_seconds()),
+        }
+
+
+class WarningInstant(_Frozen):
+    at: datetime
+    label: str
+
+
+class Due(_Frozen):
+    """A clock's deadline and its warning instants, all aware datetimes in the calendar's zone.
+
+    `due_at` is None while the clock is paused (an open pause interval)."""
+
+    due_at: datetime | None
+    warnings: tuple[WarningInstant, ...] = ()
+
+
+class ResolvedSla(_Frozen):
+    policy_id: str
+    policy_name: str
+    policy_version: str = Field(description="The policy's effective date / version string.")
+    seed: str = Field(description="The seed document the policy cites.")
+    tier: str
+    tier_label: str
+    requested_severity: str
+    severity: str = Field(description="Effective canonical severity after entitlement caps.")
+    cap_reason: str | None = None
+    channel: str | None = None
+    product: str | None = None
+    customer_timezone: str | None = None
+    customer_region: str | None = None
+    calendar: CalendarSnapshot
+    severities: tuple[SeverityTerms, ...] = Field(description="Most severe first, for the tier.")
+    intake_required: tuple[str, ...] = ()
+    reopen_window: timedelta | None = None
+
+    # -- lookups -------------------------------------------------------------------------------
+    def terms(self, severity: str | None = None) -> SeverityTerms:
+        wanted = severity or self.severity
+        for t in self.severities:
+            if t.severity == wanted:
+                return t
+        raise KeyError(f"severity {wanted!r} is not in policy {self.policy_id!r}")
+
+    def target(self, clock: Clock, severity: str | None = None) -> Target | None:
+        return self.terms(severity).targets.get(clock)
+
+    def with_severity(self, severity: str) -> ResolvedSla:
+        """The same snapshot at another (entitled) severity; raises KeyError/ValueError."""
+        terms = self.terms(severity)
+        if not terms.entitled:
+            raise ValueError(terms.not_entitled_reason or f"{terms.label} is not entitled")
+        return self.model_copy(update={"severity": severity, "cap_reason": None})
+
+    def business_calendar(self) -> BusinessCalendar:
+        return _calendar_for(self.calendar.model_dump_json())
+
+    # -- arithmetic ----------------------------------------------------------------------------
+    def due(
+        self,
+        clock: Clock,
+        started_at: datetime,
+        paused: list[tuple[datetime, datetime | None]] | None = None,
+        severity: str | None = None,
+    ) -> Due:
+        """Deadline and warning instants of `clock` started at `started_at`.
+
+        Paused intervals (half-open, sorted or not) do not count; an open pause (end None) means
+        the clock is stopped right now and has no deadline until it resumes.
+        """
+        target = self.target(clock, severity)
+        if target is None:
+            raise KeyError(f"clock {clock} has no target at severity {severity or self.severity}")
+        zone = self.business_calendar().zone
+        due_at = self._instant_after(target, started_at, target.amount, paused or [])
+        warnings: list[WarningInstant] = []
+        for w in target.warnings:
+            used = target.amount * w.fraction if w.fraction is not None else target.amount - (w.before or timedelta())
+            if used <= timedelta():
+                continue
+            at = self._instant_after(target, started_at, used, paused or [])
+            if at is not None:
+                warnings.append(WarningInstant(at=at.astimezone(zone), label=w.label))
+        return Due(due_at=due_at.astimezone(zone) if due_at else None, warnings=tuple(warnings))
+
+    def used(
+        self,
+        clock: Clock,
+        started_at: datetime,
+        until: datetime,
+        paused: list[tuple[datetime, datetime | None]] | None = None,
+        severity: str | None = None,
+    ) -> timedelta:
+        """Clock time consumed between `started_at` and `until`, pauses excluded."""
+        target = self.target(clock, severity)
+        business = target.business if target else False
+        total = self._span(business, started_at, until)
+        for p_start, p_end in paused or []:
+            lo = max(p_start, started_at)
+            hi = min(p_end or until, until)
+            if hi > lo:
+                total -= self._span(business, lo, hi)
+        return total
+
+    def _span(self, business: bool, start: datetime, end: datetime) -> timedelta:
+        if business:
+            return self.business_calendar().elapsed(start, end)
+        return end - start
+
+    def _add(self, business: bool, start: datetime, amount: timedelta) -> datetime:
+        if business:
+            return self.business_calendar().add(start, amount)
+        return start + amount
+
+    def _instant_after(
+        self,
+        target: Target,
+        started_at: datetime,
+        amount: timedelta,
+        paused: list[tuple[datetime, datetime | None]],
+    ) -> datetime | None:
+        remaining = amount
+        cursor = started_at
+        for p_start, p_end in sorted(paused, key=lambda p: p[0]):
+            if p_end is not None and p_end <= cursor:
+                continue
+            p_start = max(p_start, cursor)
+            before_pause = self._span(target.business, cursor, p_start)
+            if before_pause >= remaining:
+                break
+            remaining -= before_pause
+            if p_end is None:
+                return None
+            cursor = p_end
+        return self._add(target.business, cursor, remaining)
+
+
+@functools.lru_cache(maxsize=256)
+def _calendar_for(snapshot_json: str) -> BusinessCalendar:
+    # Keyed by the snapshot's JSON: building a calendar costs milliseconds, using one microseconds.
+    return BusinessCalendar.from_spec(CalendarSnapshot.model_validate_json(snapshot_json).to_spec())

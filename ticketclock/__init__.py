@@ -1,0 +1,1 @@
+"""Process entry points: the `ticketclock` CLI, the worker, the dev stack supervisor, settings."""

@@ -1,0 +1,176 @@
+"""Every setting ticketclock reads, from the environment only (12-factor; compose and `make run`).
+
+One place, so the compose file, the README and the code cannot drift: a test checks that every
+TICKETCLOCK_* name the compose file sets is one of `ENV_NAMES`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SCOPES = ("tickets:create", "tickets:act", "tickets:read")
+
+
+class SettingsError(ValueError):
+    """A setting with a bad value; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class ApiToken:
+    name: str
+    token: str = field(repr=False)  # never printed, never logged
+    scopes: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Temporal connection (dev server locally; a real cluster or Temporal Cloud in production).
+    temporal_address: str = "localhost:7233"
+    temporal_namespace: str = "default"
+    task_queue: str = "ticketclock"
+    temporal_tls: bool = False
+    temporal_tls_cert: str | None = None
+    temporal_tls_key: str | None = None
+    temporal_tls_ca: str | None = None
+    temporal_api_key: str | None = field(default=None, repr=False)
+    # Dev stack (`make run`).
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    temporal_port: int = 7233
+    ui_port: int = 8233
+    data_dir: str = ".data"
+    dev_token: str | None = field(default=None, repr=False)
+    # API auth.
+    api_tokens: tuple[ApiToken, ...] = ()
+    # Notifications (worker only).
+    webhook_url: str | None = None
+    webhook_secret: str | None = field(default=None, repr=False)
+    slack_webhook_url: str | None = None
+    slack_escalation_webhook_url: str | None = None
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_user: str | None = None
+    smtp_password: str | None = field(default=None, repr=False)
+    smtp_starttls: bool = False
+    email_from: str = "ticketclock@localhost"
+    email_assignee_to: tuple[str, ...] = ()
+    email_escalation_to: tuple[str, ...] = ()
+    email_oncall_to: tuple[str, ...] = ()
+    notify_timeout_s: float = 10.0
+    # Catalogue and observability.
+    policy_dirs: tuple[str, ...] = ()
+    metrics_port: int | None = None
+    # CLI for people.
+    api_url: str | None = None
+    cli_token: str | None = field(default=None, repr=False)
+
+
+# env name -> (Settings field, parser name)
+_ENV: dict[str, tuple[str, str]] = {
+    "TICKETCLOCK_TEMPORAL_ADDRESS": ("temporal_address", "str"),
+    "TICKETCLOCK_TEMPORAL_NAMESPACE": ("temporal_namespace", "str"),
+    "TICKETCLOCK_TASK_QUEUE": ("task_queue", "str"),
+    "TICKETCLOCK_TEMPORAL_TLS": ("temporal_tls", "bool"),
+    "TICKETCLOCK_TEMPORAL_TLS_CERT": ("temporal_tls_cert", "str"),
+    "TICKETCLOCK_TEMPORAL_TLS_KEY": ("temporal_tls_key", "str"),
+    "TICKETCLOCK_TEMPORAL_TLS_CA": ("temporal_tls_ca", "str"),
+    "TICKETCLOCK_TEMPORAL_API_KEY": ("temporal_api_key", "str"),
+    "TICKETCLOCK_API_HOST": ("api_host", "str"),
+    "TICKETCLOCK_API_PORT": ("api_port", "port"),
+    "TICKETCLOCK_TEMPORAL_PORT": ("temporal_port", "port"),
+    "TICKETCLOCK_UI_PORT": ("ui_port", "port"),
+    "TICKETCLOCK_DATA_DIR": ("data_dir", "str"),
+    "TICKETCLOCK_DEV_TOKEN": ("dev_token", "str"),
+    "TICKETCLOCK_API_TOKENS": ("api_tokens", "tokens"),
+    "TICKETCLOCK_WEBHOOK_URL": ("webhook_url", "str"),
+    "TICKETCLOCK_WEBHOOK_SECRET": ("webhook_secret", "str"),
+    "TICKETCLOCK_SLACK_WEBHOOK_URL": ("slack_webhook_url", "str"),
+    "TICKETCLOCK_SLACK_ESCALATION_WEBHOOK_URL": ("slack_escalation_webhook_url", "str"),
+    "TICKETCLOCK_SMTP_HOST": ("smtp_host", "str"),
+    "TICKETCLOCK_SMTP_PORT": ("smtp_port", "port"),
+    "TICKETCLOCK_SMTP_USER": ("smtp_user", "str"),
+    "TICKETCLOCK_SMTP_PASSWORD": ("smtp_password", "str"),
+    "TICKETCLOCK_SMTP_STARTTLS": ("smtp_starttls", "bool"),
+    "TICKETCLOCK_EMAIL_FROM": ("email_from", "str"),
+    "TICKETCLOCK_EMAIL_ASSIGNEE_TO": ("email_assignee_to", "list"),
+    "TICKETCLOCK_EMAIL_ESCALATION_TO": ("email_escalation_to", "list"),
+    "TICKETCLOCK_EMAIL_ONCALL_TO": ("email_oncall_to", "list"),
+    "TICKETCLOCK_NOTIFY_TIMEOUT_S": ("notify_timeout_s", "float"),
+    "TICKETCLOCK_POLICY_DIRS": ("policy_dirs", "paths"),
+    "TICKETCLOCK_METRICS_PORT": ("metrics_port", "port"),
+    "TICKETCLOCK_API_URL": ("api_url", "str"),
+    "TICKETCLOCK_TOKEN": ("cli_token", "str"),
+}
+ENV_NAMES = frozenset(_ENV)
+
+
+def _parse_tokens(name: str, raw: str) -> tuple[ApiToken, ...]:
+    """`[{"name": "zendesk", "token": "...", "scopes": ["tickets:create"]}, ...]` as JSON."""
+    try:
+        items = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise SettingsError(f"{name}: not JSON ({exc.msg})") from None
+    if not isinstance(items, list):
+        raise SettingsError(f"{name}: expected a JSON list of {{name, token, scopes}}")
+    tokens = []
+    for i, item in enumerate(items):
+        if not isinstance(item, dict) or not isinstance(item.get("token"), str):
+            raise SettingsError(f"{name}[{i}]: expected {{name, token, scopes}}")
+        if len(item["token"]) < 16:
+            raise SettingsError(f"{name}[{i}].token: at least 16 characters")
+        scopes = item.get("scopes", [])
+        bad = [s for s in scopes if s not in SCOPES]
+        if bad or not scopes:
+            raise SettingsError(f"{name}[{i}].scopes: {bad or scopes} not in {list(SCOPES)}")
+        tokens.append(ApiToken(str(item.get("name", f"token{i}")), item["token"], frozenset(scopes)))
+    return tuple(tokens)
+
+
+def _parse(name: str, kind: str, raw: str) -> object:
+    if kind == "str":
+        return raw
+    if kind == "bool":
+        if raw.lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.lower() in ("0", "false", "no", "off", ""):
+            return False
+        raise SettingsError(f"{name}: {raw!r} is not a boolean (true/false)")
+    if kind in ("port", "float"):
+        try:
+            value = float(raw) if kind == "float" else int(raw)
+        except ValueError:
+            raise SettingsError(f"{name}: {raw!r} is not a number") from None
+        if kind == "port" and not 0 < value < 65536:
+            raise SettingsError(f"{name}: {raw!r} is not a port")
+        return value
+    if kind == "list":
+        return tuple(part.strip() for part in raw.split(",") if part.strip())
+    if kind == "paths":
+        return tuple(part for part in raw.split(os.pathsep) if part)
+    if kind == "tokens":
+        return _parse_tokens(name, raw)
+    raise AssertionError(kind)
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    env = os.environ if environ is None else environ
+    values: dict[str, object] = {}
+    for name, (attr, kind) in _ENV.items():
+        raw = env.get(name)
+        if raw is not None and (raw != "" or kind == "bool"):
+            values[attr] = _parse(name, kind, raw)
+    if "temporal_address" not in values and "temporal_port" in values:
+        values["temporal_address"] = f"localhost:{values['temporal_port']}"
+    settings = Settings(**values)  # type: ignore[arg-type]
+    if settings.dev_token:
+        dev = ApiToken("dev", settings.dev_token, frozenset(SCOPES))
+        settings = Settings(**{**settings.__dict__, "api_tokens": (*settings.api_tokens, dev)})
+    return settings
+
+
+def data_path(settings: Settings) -> Path:
+    return Path(settings.data_dir).resolve()

@@ -1,0 +1,1 @@
+"""Deterministic workflow code: no I/O, no business-time arithmetic (that runs in activities)."""

@@ -1,0 +1,72 @@
+"""The one contract the API, the worker and the tools share: IDs, task queue, search attributes.
+
+Nobody builds a workflow ID by hand: use `ticket_workflow_id` and its inverse.
+"""
+
+from __future__ import annotations
+
+import re
+
+from temporalio.common import SearchAttributeKey
+
+TASK_QUEUE = "ticketclock"
+WORKFLOW_ID_PREFIX = "ticket-"
+
+# Keys are opaque helpdesk identifiers; never customer names or emails (IDs are shown everywhere).
+TICKET_KEY_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+
+class InvalidTicketKey(ValueError):
+    """A ticket key outside `[A-Za-z0-9._:-]{1,128}`."""
+
+
+def validate_ticket_key(key: str) -> str:
+    if not isinstance(key, str) or not TICKET_KEY_PATTERN.fullmatch(key):
+        raise InvalidTicketKey(
+            f"key: {key!r} is not a ticket key (1-128 characters of A-Z a-z 0-9 . _ : -)"
+        )
+    return key
+
+
+def ticket_workflow_id(key: str) -> str:
+    return WORKFLOW_ID_PREFIX + validate_ticket_key(key)
+
+
+def ticket_key_from_workflow_id(workflow_id: str) -> str:
+    if not workflow_id.startswith(WORKFLOW_ID_PREFIX):
+        raise InvalidTicketKey(f"workflow id {workflow_id!r} is not a ticket workflow id")
+    return validate_ticket_key(workflow_id[len(WORKFLOW_ID_PREFIX) :])
+
+
+# Custom search attributes: registered on the dev server (`ticketclock dev`, tests) and in compose.
+SA_POLICY = SearchAttributeKey.for_keyword("TicketPolicy")
+SA_TIER = SearchAttributeKey.for_keyword("TicketTier")
+SA_SEVERITY = SearchAttributeKey.for_keyword("TicketSeverity")
+SA_STATE = SearchAttributeKey.for_keyword("TicketState")
+SA_BREACHED = SearchAttributeKey.for_bool("SlaBreached")
+SA_NEXT_DEADLINE = SearchAttributeKey.for_datetime("SlaNextDeadline")
+SA_BREACHED_CLOCKS = SearchAttributeKey.for_keyword_list("SlaBreachedClocks")
+
+SEARCH_ATTRIBUTES = (
+    SA_POLICY,
+    SA_TIER,
+    SA_SEVERITY,
+    SA_STATE,
+    SA_BREACHED,
+    SA_NEXT_DEADLINE,
+    SA_BREACHED_CLOCKS,
+)
+
+
+def search_attribute_cli_flags() -> list[str]:
+    """`--search-attribute Name=Type` flags for `temporal server start-dev`."""
+    kinds = {
+        "KEYWORD": "Keyword",
+        "BOOL": "Bool",
+        "DATETIME": "Datetime",
+        "KEYWORD_LIST": "KeywordList",
+    }
+    flags: list[str] = []
+    for key in SEARCH_ATTRIBUTES:
+        flags += ["--search-attribute", f"{key.name}={kinds[key.indexed_value_type.name]}"]
+    return flags

@@ -1,0 +1,319 @@
+"""Payloads of the ticket workflow: its input, every action, its state and the deadline results.
+
+Pure pydantic (passed through the workflow sandbox). The API reuses the action models as request
+bodies, so a field named here is a field named in the HTTP API.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from policies.customer import Customer
+from policies.snapshot import Clock, ResolvedSla
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- input ---------------------------------------------------------------------------------------
+class TicketInput(_Model):
+    key: str
+    sla: ResolvedSla
+    customer: Customer = Customer()
+    opened_at: AwareDatetime
+    subject: str | None = Field(None, max_length=200)
+    channel: str | None = None
+    product: str | None = None
+    intake: dict[str, str] = Field(default_factory=dict)
+    # Test knob: continue-as-new once history passes this many events (None: SDK suggestion and
+    # the default bound).
+    continue_as_new_after_events: int | None = None
+    # Carried across continue-as-new; never set by callers.
+    state: TicketState | None = None
+
+
+# -- actions (Update and Signal payloads; also the HTTP request bodies) ---------------------------
+class Action(_Model):
+    actor: str = Field(min_length=1, max_length=200, examples=["agent:jane"])
+
+
+class Acknowledge(Action):
+    message: str | None = Field(None, max_length=2000)
+    next_update_eta: AwareDatetime | None = Field(
+        None, description="When the customer will hear next (required on Sev1/2 where the policy says so)."
+    )
+
+
+class AgentUpdate(Acknowledge):
+    pass
+
+
+class RequestCustomerInfo(Action):
+    message: str | None = Field(None, max_length=2000)
+
+
+class CustomerReply(Action):
+    message: str | None = Field(None, max_length=2000)
+
+
+class CompleteIntake(Action):
+    fields: dict[str, str] = Field(default_factory=dict, description="The missing intake fields.")
+
+
+class EngineeringAck(Action):
+    note: str | None = Field(None, max_length=2000)
+
+
+class AssignIncidentCommander(Action):
+    commander: str = Field(min_length=1, max_length=200)
+
+
+class ChangeSeverity(Action):
+    severity: str = Field(min_length=1, max_length=40)
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class Mitigate(Action):
+    note: str | None = Field(None, max_length=2000)
+
+
+class Resolve(Action):
+    solution: str = Field(min_length=1, max_length=5000, description="The final solution.")
+
+
+class Reopen(Action):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class Close(Action):
+    reason: str | None = Field(None, max_length=2000)
+
+
+class OpenReview(Action):
+    link: str | None = Field(None, max_length=2000)
+
+
+class CompleteReview(Action):
+    link: str | None = Field(None, max_length=2000)
+
+
+class Escalate(Action):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+# -- state ---------------------------------------------------------------------------------------
+class TicketStatus(StrEnum):
+    intake_incomplete = "intake_incomplete"
+    awaiting_first_response = "awaiting_first_response"
+    in_progress = "in_progress"
+    waiting_on_customer = "waiting_on_customer"
+    mitigated = "mitigated"
+    resolved = "resolved"
+    closed = "closed"
+
+
+class CycleStatus(StrEnum):
+    running = "running"
+    paused = "paused"
+    met = "met"
+    breached = "breached"
+    stopped = "stopped"  # ended without meeting (mitigation stops next_update, a reply stops silence)
+    expired = "expired"  # escalation_window: the door closed; no notification
+
+
+class Pause(_Model):
+    start: datetime
+    end: datetime | None = None
+
+
+class WarningRecord(_Model):
+    at: datetime
+    label: str
+    sent_at: datetime | None = None
+    skipped: bool = False  # already past when the deadline was (re)computed after a breach
+
+
+class Notification(_Model):
+    event: str
+    idempotency_key: str
+    at: datetime
+    outcome: str = "pending"  # pending | delivered | failed | no_route
+    detail: str | None = None
+
+
+class ClockCycle(_Model):
+    """One run of one clock: the ledger row an operator reads to see why a deadline is what it is."""
+
+    clock: Clock
+    cycle: int
+    severity: str
+    started_at: datetime
+    status: CycleStatus = CycleStatus.running
+    due_at: datetime | None = None
+    due_local: str | None = None  # the calendar's zone, ISO with offset, formatted by the activity
+    due_text: str | None = None  # "Mon 23 Nov 09:00 America/Chicago"
+    target_text: str = ""
+    business: bool = False
+    eta: datetime | None = None  # a promised next-update ETA earlier than the policy maximum
+    paused: list[Pause] = Field(default_factory=list)
+    warnings: list[WarningRecord] = Field(default_factory=list)
+    met_at: datetime | None = None
+    breached_at: datetime | None = None
+    ended_at: datetime | None = None
+    ended_reason: str | None = None
+    business_used: timedelta | None = None
+    notifications: list[Notification] = Field(default_factory=list)
+    # Bookkeeping: a change bumps `revision`; the clock's task recomputes the deadline to match.
+    revision: int = 0
+    computed_revision: int = -1
+
+    @property
+    def active(self) -> bool:
+        return self.status in (CycleStatus.running, CycleStatus.paused)
+
+
+class LedgerEvent(_Model):
+    at: datetime
+    action: str
+    actor: str | None = None
+    via: str = "update"  # update | signal | timer | system
+    accepted: bool = True
+    detail: str | None = None
+
+
+class TicketState(_Model):
+    key: str
+    sla: ResolvedSla
+    customer: Customer
+    opened_at: datetime
+    subject: str | None = None
+    channel: str | None = None
+    product: str | None = None
+    intake: dict[str, str] = Field(default_factory=dict)
+    status: TicketStatus = TicketStatus.awaiting_first_response
+    cycles: list[ClockCycle] = Field(default_factory=list)
+    events: list[LedgerEvent] = Field(default_factory=list)
+    incident_commander: str | None = None
+    engineering_ack_at: datetime | None = None
+    mitigated_at: datetime | None = None
+    resolved_at: datetime | None = None
+    closed_at: datetime | None = None
+    review_opened_at: datetime | None = None
+    review_completed_at: datetime | None = None
+    escalations: int = 0
+    runs: int = 1  # how many workflow runs (continue-as-new) this ticket has had
+
+
+class TicketView(_Model):
+    """What the `status` query, every Update and `GET /v1/tickets/{key}` return."""
+
+    key: str
+    workflow_id: str
+    policy: str
+    policy_version: str
+    tier: str
+    severity: str
+    severity_label: str
+    requested_severity: str
+    cap_reason: str | None
+    status: TicketStatus
+    opened_at: datetime
+    subject: str | None
+    calendar: str
+    timezone: str
+    breached: bool
+    breached_clocks: list[str]
+    next_deadline: datetime | None
+    next_deadline_clock: str | None
+    clocks: list[ClockCycle]
+    events: list[LedgerEvent]
+    incident_commander: str | None = None
+    runs: int = 1
+
+
+class Explanation(_Model):
+    """The `explain` query: which inputs produced one clock's current deadline."""
+
+    clock: Clock
+    cycle: int | None
+    status: str | None
+    due_at: datetime | None
+    due_text: str | None
+    target: str | None
+    business: bool
+    calendar: str
+    timezone: str
+    hours: dict[str, Any]
+    holidays_in_span: list[str]
+    holiday_source: str
+    severity: str
+    severity_label: str
+    cap_reason: str | None
+    paused: list[Pause]
+    eta: datetime | None
+    policy: str
+    policy_version: str
+    seed: str
+    source: str | None
+    text: str
+
+
+# -- deadline activity I/O -----------------------------------------------------------------------
+class DeadlineRequest(_Model):
+    sla: ResolvedSla
+    clock: Clock
+    severity: str
+    started_at: datetime
+    paused: list[Pause] = Field(default_factory=list)
+    eta: datetime | None = None
+    now: datetime  # workflow.now(), so "already past" is judged at a recorded instant
+
+
+class WarningResult(_Model):
+    at: datetime
+    label: str
+
+
+class DeadlineResult(_Model):
+    due_at: datetime | None
+    due_local: str | None
+    due_text: str | None
+    warnings: list[WarningResult]
+    target_text: str
+    business: bool
+    used: timedelta  # clock time consumed from start until `now`
+
+
+class NotificationRequest(_Model):
+    """What the notify activity receives. No endpoint or secret: those are worker settings."""
+
+    workflow_id: str
+    ticket_key: str
+    policy: str
+    tier: str
+    severity: str
+    severity_label: str
+    clock: str
+    cycle: int
+    event: str  # warning | breach | met | reminder | auto_close | escalation | page
+    due_at: datetime | None
+    due_local: str | None
+    idempotency_key: str
+    occurred_at: datetime
+    page_oncall: bool = False
+    detail: str | None = None
+    subject: str | None = None
+
+
+class NotificationResult(_Model):
+    outcome: str  # delivered | failed | no_route
+    deliveries: list[str] = Field(default_factory=list)  # "webhook: 200", "slack: 200", ...
+    detail: str | None = None
+
+
+TicketInput.model_rebuild()
