@@ -61,6 +61,7 @@ class SeverityTerms(_Frozen):
 
     severity: str = Field(description="Canonical severity id, e.g. 'sev1' or 'p2'.")
     label: str = Field(description="How people say it: 'Sev1', 'P2', 'Urgent'.")
+    aliases: tuple[str, ...] = Field((), description="Other names: '1', 'urgent', 'critical'.")
     entitled: bool = True
     not_entitled_reason: str | None = None
     targets: dict[Clock, Target] = Field(default_factory=dict)
@@ -75,7 +76,9 @@ class CalendarSnapshot(_Frozen):
     timezone: str
     hours: dict[str, tuple[tuple[str, str], ...]]
     holidays: tuple[date, ...] = ()
-    holiday_source: str = Field("", description="Where the dates came from, e.g. 'holidays 0.109 US-IL'.")
+    holiday_source: str = Field(
+        "", description="Where the dates came from, e.g. 'holidays 0.109 US-IL'."
+    )
     business_day: timedelta = Field(description="Length of one business day on this calendar.")
 
     def to_spec(self) -> dict[str, Any]:
@@ -128,6 +131,14 @@ class ResolvedSla(_Frozen):
                 return t
         raise KeyError(f"severity {wanted!r} is not in policy {self.policy_id!r}")
 
+    def find_severity(self, name: str) -> str | None:
+        """The canonical id for a severity id, label or alias (case-insensitive), or None."""
+        wanted = name.strip().lower()
+        for t in self.severities:
+            if wanted in (t.severity.lower(), t.label.lower(), *(a.lower() for a in t.aliases)):
+                return t.severity
+        return None
+
     def target(self, clock: Clock, severity: str | None = None) -> Target | None:
         return self.terms(severity).targets.get(clock)
 
@@ -161,7 +172,11 @@ class ResolvedSla(_Frozen):
         due_at = self._instant_after(target, started_at, target.amount, paused or [])
         warnings: list[WarningInstant] = []
         for w in target.warnings:
-            used = target.amount * w.fraction if w.fraction is not None else target.amount - (w.before or timedelta())
+            used = (
+                target.amount * w.fraction
+                if w.fraction is not None
+                else target.amount - (w.before or timedelta())
+            )
             if used <= timedelta():
                 continue
             at = self._instant_after(target, started_at, used, paused or [])

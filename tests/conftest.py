@@ -10,6 +10,7 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
@@ -43,6 +44,14 @@ async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
         test_server_existing_path=temporal_test_server(),
     )
     try:
+        # The test server knows no custom search attributes until told; upserting an unknown
+        # one would fail every workflow task.
+        await env.client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(
+                namespace=env.client.namespace,
+                search_attributes={k.name: k.indexed_value_type for k in SEARCH_ATTRIBUTES},
+            )
+        )
         yield env
     finally:
         await env.shutdown()

@@ -45,7 +45,8 @@ class Action(_Model):
 class Acknowledge(Action):
     message: str | None = Field(None, max_length=2000)
     next_update_eta: AwareDatetime | None = Field(
-        None, description="When the customer will hear next (required on Sev1/2 where the policy says so)."
+        None,
+        description="When the customer hears next (required on Sev1/2 where the policy says so).",
     )
 
 
@@ -122,7 +123,9 @@ class CycleStatus(StrEnum):
     paused = "paused"
     met = "met"
     breached = "breached"
-    stopped = "stopped"  # ended without meeting (mitigation stops next_update, a reply stops silence)
+    stopped = (
+        "stopped"  # ended without meeting (mitigation stops next_update, a reply stops silence)
+    )
     expired = "expired"  # escalation_window: the door closed; no notification
 
 
@@ -134,6 +137,7 @@ class Pause(_Model):
 class WarningRecord(_Model):
     at: datetime
     label: str
+    text: str = ""
     sent_at: datetime | None = None
     skipped: bool = False  # already past when the deadline was (re)computed after a breach
 
@@ -142,12 +146,12 @@ class Notification(_Model):
     event: str
     idempotency_key: str
     at: datetime
-    outcome: str = "pending"  # pending | delivered | failed | no_route
-    detail: str | None = None
+    outcome: str = "pending"  # pending | delivered | partly_delivered | failed | no_route
+    deliveries: list[str] = Field(default_factory=list)  # "webhook: delivered (200)", ...
 
 
 class ClockCycle(_Model):
-    """One run of one clock: the ledger row an operator reads to see why a deadline is what it is."""
+    """One run of one clock: the ledger row that tells an operator why a deadline is what it is."""
 
     clock: Clock
     cycle: int
@@ -167,6 +171,8 @@ class ClockCycle(_Model):
     ended_at: datetime | None = None
     ended_reason: str | None = None
     business_used: timedelta | None = None
+    holidays_in_span: list[str] = Field(default_factory=list)
+    explanation: str = ""
     notifications: list[Notification] = Field(default_factory=list)
     # Bookkeeping: a change bumps `revision`; the clock's task recomputes the deadline to match.
     revision: int = 0
@@ -277,6 +283,7 @@ class DeadlineRequest(_Model):
 class WarningResult(_Model):
     at: datetime
     label: str
+    text: str  # "Mon 23 Nov 07:00 America/Chicago"
 
 
 class DeadlineResult(_Model):
@@ -287,6 +294,8 @@ class DeadlineResult(_Model):
     target_text: str
     business: bool
     used: timedelta  # clock time consumed from start until `now`
+    holidays_in_span: list[str] = Field(default_factory=list)  # calendar holidays start..due
+    explanation: str = ""  # one paragraph: calendar, holidays, severity, pauses, policy version
 
 
 class NotificationRequest(_Model):
@@ -310,9 +319,17 @@ class NotificationRequest(_Model):
     subject: str | None = None
 
 
-class NotificationResult(_Model):
-    outcome: str  # delivered | failed | no_route
-    deliveries: list[str] = Field(default_factory=list)  # "webhook: 200", "slack: 200", ...
+class DeliveryRequest(_Model):
+    """One notification to one destination named by the router ("webhook", "slack:escalation")."""
+
+    destination: str
+    notification: NotificationRequest
+
+
+class DeliveryResult(_Model):
+    destination: str
+    outcome: str  # delivered | failed
+    status: int | None = None  # HTTP status or SMTP reply code
     detail: str | None = None
 
 

@@ -1,0 +1,1 @@
+"""Activities: every piece of I/O and every business-time computation the workflow needs."""
