@@ -1,4 +1,4 @@
-"""The one error type the policy layer raises; its message always starts with the field it is about."""
+"""The one error type the policy layer raises; its message starts with the field it is about."""
 
 from __future__ import annotations
 

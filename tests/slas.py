@@ -13,10 +13,14 @@ from policies.snapshot import (
     WarningPoint,
 )
 
-ALWAYS_OPEN = {day: (("00:00", "24:00"),) for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+ALWAYS_OPEN = {
+    day: (("00:00", "24:00"),) for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+}
 
 
-def target(clock: Clock, seconds: float, *, business: bool = False, warn: float | None = 0.5) -> Target:
+def target(
+    clock: Clock, seconds: float, *, business: bool = False, warn: float | None = 0.5
+) -> Target:
     warnings = (WarningPoint(fraction=warn, label=f"{int(warn * 100)}%"),) if warn else ()
     return Target(
         clock=clock,
@@ -39,8 +43,12 @@ def quick_sla(
     timezone: str = "America/Chicago",
 ) -> ResolvedSla:
     """A two-severity snapshot (sev1, sev3) on a 24x7 Chicago calendar unless `hours` is given."""
-    sev1_targets = sev1 if sev1 is not None else {Clock.first_response: target(Clock.first_response, 60)}
-    sev3_targets = sev3 if sev3 is not None else {Clock.first_response: target(Clock.first_response, 600)}
+    sev1_targets = (
+        sev1 if sev1 is not None else {Clock.first_response: target(Clock.first_response, 60)}
+    )
+    sev3_targets = (
+        sev3 if sev3 is not None else {Clock.first_response: target(Clock.first_response, 600)}
+    )
     return ResolvedSla(
         policy_id="test-policy",
         policy_name="Test Policy",

@@ -1,0 +1,278 @@
+"""Load the policy catalogue: the built-in files, then operators' directories, with overrides.
+
+The built-in catalogue is `policies/catalog/*.toml`, one file per vendor. Directories named in
+`TICKETCLOCK_POLICY_DIRS` (colon-separated) load after it, in order; a file there may add a policy,
+`extends = "<id>"` one under a new id, or set `override = true` to change a loaded policy in
+place (how Kong's contracted response times get in: its seed omits them). Merging is by table:
+nested tables merge key by key, anything else (strings, arrays) replaces. Every error names the
+file and the field.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import tomllib
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from policies.calendar import BusinessCalendar, CalendarSpecError
+from policies.customer import Customer
+from policies.durations import parse_duration
+from policies.errors import PolicyError
+from policies.model import CalendarDef, HolidayRule, Policy, policy_problems
+from policies.snapshot import ResolvedSla
+
+ENV_DIRS = "TICKETCLOCK_POLICY_DIRS"
+BUILTIN_DIR = Path(__file__).with_name("catalog")
+_MERGE_KEYS = ("override", "extends")
+
+
+class Catalog:
+    """The loaded policies by id, with the files each one came from."""
+
+    def __init__(self, policies: dict[str, Policy], files: dict[str, tuple[str, ...]]) -> None:
+        self._policies = dict(policies)
+        self._files = dict(files)
+
+    def ids(self) -> list[str]:
+        return sorted(self._policies)
+
+    def get(self, policy_id: str) -> Policy:
+        try:
+            return self._policies[policy_id]
+        except KeyError:
+            raise PolicyError(
+                "policy", f"unknown policy {policy_id!r}; known: {', '.join(self.ids())}"
+            ) from None
+
+    def files(self, policy_id: str) -> tuple[str, ...]:
+        """The catalogue files that made this policy, base first, then its overrides."""
+        self.get(policy_id)
+        return self._files[policy_id]
+
+    def resolve(
+        self,
+        policy_id: str,
+        tier: str,
+        severity: str,
+        customer: Customer | None = None,
+        channel: str | None = None,
+        product: str | None = None,
+        opened_at: datetime | None = None,
+    ) -> ResolvedSla:
+        from policies.resolve import resolve_policy  # resolve.py imports this module
+
+        return resolve_policy(
+            self.get(policy_id),
+            tier,
+            severity,
+            customer,
+            channel=channel,
+            product=product,
+            opened_at=opened_at,
+        )
+
+
+def env_dirs() -> tuple[str, ...]:
+    return tuple(d for d in os.environ.get(ENV_DIRS, "").split(os.pathsep) if d.strip())
+
+
+def load_catalog(dirs: Sequence[str | Path] | None = None) -> Catalog:
+    """The built-in catalogue plus `dirs` (default: $TICKETCLOCK_POLICY_DIRS), cached per dirs."""
+    chosen = env_dirs() if dirs is None else tuple(str(d) for d in dirs)
+    return _load_cached(chosen)
+
+
+@functools.lru_cache(maxsize=16)
+def _load_cached(dirs: tuple[str, ...]) -> Catalog:
+    loader = _Loader()
+    loader.load_all(catalog_files(dirs))
+    if loader.errors:
+        first = loader.errors[0]
+        more = f" (and {len(loader.errors) - 1} more)" if len(loader.errors) > 1 else ""
+        raise PolicyError(first.field, first.message + more)
+    return loader.catalog()
+
+
+def clear_cache() -> None:
+    """Forget loaded catalogues (tests, or after editing files in a long-running process)."""
+    _load_cached.cache_clear()
+
+
+def catalog_files(dirs: Iterable[str | Path] = ()) -> list[Path]:
+    """Built-in files, then each directory's `*.toml` in name order."""
+    files = sorted(BUILTIN_DIR.glob("*.toml"))
+    for d in dirs:
+        path = Path(d)
+        if not path.is_dir():
+            raise PolicyError(ENV_DIRS, f"{d!r} is not a directory")
+        files += sorted(path.glob("*.toml"))
+    return files
+
+
+def check_files(
+    paths: Iterable[str | Path], dirs: Sequence[str | Path] | None = None
+) -> list[PolicyError]:
+    """Every problem in `paths`, each loaded on top of the catalogue (so overrides can be checked).
+
+    The catalogue itself (built-in + dirs) is checked first; with no paths, that is all.
+    """
+    chosen = env_dirs() if dirs is None else tuple(str(d) for d in dirs)
+    loader = _Loader()
+    base = catalog_files(chosen)
+    loader.load_all(base)
+    extra = [Path(p) for p in paths]
+    for path in extra:
+        if any(path.resolve() == b.resolve() for b in base):
+            continue  # already checked as part of the catalogue
+        loader.load_all([path])
+    return loader.errors
+
+
+def display_name(path: Path) -> str:
+    """Built-in files by bare name ("kong.toml"), operators' files by the path given."""
+    return path.name if path.parent.resolve() == BUILTIN_DIR.resolve() else str(path)
+
+
+class _Loader:
+    """Applies files one by one, collecting every error instead of stopping at the first."""
+
+    def __init__(self) -> None:
+        self.raw: dict[str, dict[str, Any]] = {}
+        self.policies: dict[str, Policy] = {}
+        self.files: dict[str, tuple[str, ...]] = {}
+        self.errors: list[PolicyError] = []
+
+    def catalog(self) -> Catalog:
+        return Catalog(self.policies, self.files)
+
+    def error(self, name: str, field: str, message: str) -> None:
+        self.errors.append(PolicyError(f"{name}: {field}" if field else name, message))
+
+    def load_all(self, paths: Iterable[Path]) -> None:
+        for path in paths:
+            self.load(path)
+
+    def load(self, path: Path) -> None:
+        name = display_name(path)
+        try:
+            with path.open("rb") as fh:
+                data = tomllib.load(fh)
+        except OSError as exc:
+            self.error(name, "", f"cannot read: {exc.strerror or exc}")
+            return
+        except tomllib.TOMLDecodeError as exc:
+            self.error(name, "", f"not valid TOML: {exc}")
+            return
+        policy_id = data.get("id")
+        if not isinstance(policy_id, str):
+            self.error(name, "id", "required (the policy's id, e.g. 'kong')")
+            return
+        merged, origin = self.merge(name, policy_id, data)
+        if merged is None:
+            return
+        before = len(self.errors)
+        policy = self.validate(name, merged)
+        if policy is None or len(self.errors) > before:
+            return
+        self.raw[policy_id] = merged
+        self.policies[policy_id] = policy
+        self.files[policy_id] = (*origin, name)
+
+    def merge(
+        self, name: str, policy_id: str, data: dict[str, Any]
+    ) -> tuple[dict[str, Any] | None, tuple[str, ...]]:
+        override = data.get("override", False)
+        extends = data.get("extends")
+        own = {k: v for k, v in data.items() if k not in _MERGE_KEYS}
+        if override is not False and override is not True:
+            self.error(name, "override", "must be true or false")
+        elif override and extends is not None:
+            self.error(name, "extends", "use either override = true or extends, not both")
+        elif override:
+            if policy_id not in self.raw:
+                self.error(name, "id", f"override of unknown policy {policy_id!r}")
+            else:
+                return _deep_merge(self.raw[policy_id], own), self.files[policy_id]
+        elif extends is not None:
+            if not isinstance(extends, str) or extends not in self.raw:
+                self.error(name, "extends", f"unknown policy {extends!r}")
+            elif policy_id in self.raw:
+                self.error(name, "id", f"{policy_id!r} already exists; pick a new id to extend")
+            else:
+                return _deep_merge(self.raw[extends], own), self.files[extends]
+        elif policy_id in self.raw:
+            where = self.files[policy_id][-1]
+            self.error(
+                name, "id", f"{policy_id!r} is already defined in {where}; set override = true"
+            )
+        else:
+            return own, ()
+        return None, ()
+
+    def validate(self, name: str, data: dict[str, Any]) -> Policy | None:
+        try:
+            policy = Policy.model_validate(data)
+        except ValidationError as exc:
+            for err in exc.errors():
+                self.error(name, _loc(err["loc"]), err["msg"])
+            return None
+        problems = policy_problems(policy)
+        for field, message in problems:
+            self.error(name, field, message)
+        if problems:
+            return policy
+        for cal_name, cal in policy.calendars.items():
+            spec = calendar_spec(cal, cal.timezone or "UTC")
+            try:
+                BusinessCalendar.from_spec(spec)
+            except CalendarSpecError as exc:
+                field, _, message = str(exc).partition(": ")
+                self.error(name, f"calendars.{cal_name}.{field}", message)
+        return policy
+
+
+def calendar_spec(cal: CalendarDef, timezone: str) -> dict[str, Any]:
+    """The `BusinessCalendar.from_spec` spec for a catalogue calendar in `timezone`."""
+    holidays: Any
+    if isinstance(cal.holidays, HolidayRule):
+        holidays = cal.holidays.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
+    else:
+        holidays = [d.isoformat() for d in cal.holidays]
+    spec: dict[str, Any] = {
+        "timezone": timezone,
+        "hours": {day: [list(iv) for iv in ivs] for day, ivs in cal.hours.items()},
+        "holidays": holidays,
+    }
+    business_day = parse_duration(cal.business_day).fixed if cal.business_day else None
+    if business_day:
+        # Without one, the calendar's own default applies (its longest weekday opening).
+        spec["business_day"] = int(business_day.total_seconds())
+    return spec
+
+
+def _loc(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in ("TargetDef", "function-before[_target_shorthand(), nullable[TargetDef]]"):
+            continue
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out

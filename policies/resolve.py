@@ -1,0 +1,324 @@
+"""Turn (policy, tier, severity, customer, channel, product) into a ticket's frozen `ResolvedSla`.
+
+This is the only place entitlement rules run: tier caps and product caps lower the severity and
+mark the higher ones not entitled; channel defaults only lower the starting severity. The
+calendar is picked (fixed, customer's zone or customer's region), its holidays are materialised
+for opened_at.year-1 .. +2, and every clock of every severity of the tier is resolved to an
+amount of time, so the running ticket never reads the catalogue again.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from policies.calendar import BusinessCalendar
+from policies.catalog import Catalog, calendar_spec, load_catalog
+from policies.customer import Customer
+from policies.durations import Duration, parse_duration
+from policies.errors import PolicyError
+from policies.model import OFF, UNSET, Policy, TargetDef, parse_warning
+from policies.snapshot import (
+    CalendarSnapshot,
+    Clock,
+    ResolvedSla,
+    SeverityTerms,
+    Target,
+    WarningPoint,
+)
+
+__all__ = ["resolve", "resolve_policy"]
+
+
+def resolve(
+    policy_id: str,
+    tier: str,
+    severity: str,
+    customer: Customer | None = None,
+    channel: str | None = None,
+    product: str | None = None,
+    opened_at: datetime | None = None,
+    *,
+    catalog: Catalog | None = None,
+) -> ResolvedSla:
+    """Resolve against `catalog` (default: the cached built-in + $TICKETCLOCK_POLICY_DIRS one)."""
+    return (catalog or load_catalog()).resolve(
+        policy_id, tier, severity, customer, channel=channel, product=product, opened_at=opened_at
+    )
+
+
+@dataclass(frozen=True)
+class _Planned:
+    """A target before the calendar is known (business days not yet converted)."""
+
+    clock: Clock
+    duration: Duration
+    text: str
+    warnings: tuple[str, ...]
+    source: str
+
+
+def resolve_policy(
+    policy: Policy,
+    tier: str,
+    severity: str,
+    customer: Customer | None = None,
+    *,
+    channel: str | None = None,
+    product: str | None = None,
+    opened_at: datetime | None = None,
+) -> ResolvedSla:
+    opened = _opened(opened_at)
+    customer = customer or Customer()
+    tier_id = policy.find_tier(tier)
+    if tier_id is None:
+        allowed = ", ".join(f"{t} ({d.label})" for t, d in policy.tiers.items())
+        raise PolicyError("tier", f"unknown tier {tier!r} for {policy.id}; allowed: {allowed}")
+    requested = policy.find_severity(severity)
+    if requested is None:
+        allowed = ", ".join(f"{s.id} ({', '.join(s.names()[1:])})" for s in policy.severities)
+        raise PolicyError(
+            "severity", f"unknown severity {severity!r} for {policy.id}; allowed: {allowed}"
+        )
+
+    refused = _not_entitled(policy, tier_id, product)
+    planned, unset = _plan_tier(policy, tier_id, refused)
+    effective, cap_reason = _effective(policy, tier_id, requested.id, channel, product, refused)
+    needs_business = any(
+        p.duration.business for clocks in planned.values() for p in clocks.values()
+    )
+    calendar, zone_name, region = _pick_calendar(policy, customer, needs_business)
+    if effective in unset:
+        raise PolicyError(unset[effective], f"not configured ({policy.unset_reason})")
+    for sev, path in unset.items():
+        refused[sev] = f"{path}: not configured ({policy.unset_reason})"
+
+    snapshot_cal = _calendar_snapshot(policy, calendar, zone_name, opened.year)
+    rules = policy.rules
+    terms = []
+    for sdef in policy.severities:
+        reason = refused.get(sdef.id)
+        targets = {
+            clock: _target(p, snapshot_cal.business_day)
+            for clock, p in planned.get(sdef.id, {}).items()
+        }
+        terms.append(
+            SeverityTerms(
+                severity=sdef.id,
+                label=sdef.label,
+                aliases=sdef.aliases,
+                entitled=reason is None,
+                not_entitled_reason=reason,
+                targets=targets if reason is None else {},
+                eta_required=bool(rules.eta_required and sdef.id in rules.eta_required.severities),
+                page_oncall=bool(rules.page_oncall and sdef.id in rules.page_oncall.severities),
+            )
+        )
+
+    return ResolvedSla(
+        policy_id=policy.id,
+        policy_name=policy.name,
+        policy_version=policy.version,
+        seed=policy.seed,
+        tier=tier_id,
+        tier_label=policy.tiers[tier_id].label,
+        requested_severity=requested.id,
+        severity=effective,
+        cap_reason=cap_reason,
+        channel=channel,
+        product=product,
+        customer_timezone=customer.timezone,
+        customer_region=region,
+        calendar=snapshot_cal,
+        severities=tuple(terms),
+        intake_required=policy.intake.required if policy.intake else (),
+        reopen_window=parse_duration(policy.reopen_window).fixed,
+    )
+
+
+def _opened(opened_at: datetime | None) -> datetime:
+    if opened_at is None:
+        return datetime.now(UTC)
+    if opened_at.tzinfo is None or opened_at.utcoffset() is None:
+        raise PolicyError("opened_at", f"{opened_at.isoformat()} has no UTC offset")
+    return opened_at
+
+
+def _with_source(reason: str, source: str) -> str:
+    return f"{reason} ({source})"
+
+
+def _not_entitled(policy: Policy, tier: str, product: str | None) -> dict[str, str]:
+    """Severity -> why this ticket may not have it (tier cap, product cap, explicit marker)."""
+    refused: dict[str, str] = {}
+    caps = [c for c in (policy.tier_cap(tier), policy.product_cap(product)) if c is not None]
+    for sev in policy.severity_ids():
+        for cap in caps:
+            if policy.rank(sev) < policy.rank(cap.max_severity):
+                refused.setdefault(sev, _with_source(cap.reason, cap.source))
+        explicit = policy.explicit_not_entitled(tier, sev)
+        if explicit:
+            refused.setdefault(sev, explicit)
+    return refused
+
+
+def _effective(
+    policy: Policy,
+    tier: str,
+    requested: str,
+    channel: str | None,
+    product: str | None,
+    refused: dict[str, str],
+) -> tuple[str, str | None]:
+    """The severity the ticket starts at, and why it differs from the requested one."""
+    limits: list[tuple[str, str]] = []
+    for cap in (policy.tier_cap(tier), policy.product_cap(product)):
+        if cap is not None:
+            limits.append((cap.max_severity, _with_source(cap.reason, cap.source)))
+    chan = policy.channel_default(channel)
+    if chan is not None:
+        limits.append((chan.initial_severity, _with_source(chan.reason, chan.source)))
+    rank = policy.rank
+    effective = requested
+    reasons = []
+    for limit, reason in limits:
+        if rank(requested) < rank(limit):
+            reasons.append(reason)
+            effective = max(effective, limit, key=rank)
+    order = policy.severity_ids()
+    while effective in refused:
+        if refused[effective] not in reasons:
+            reasons.append(refused[effective])
+        following = order[rank(effective) + 1 :]
+        if not following:
+            raise PolicyError("severity", f"{requested} is not entitled: {'; '.join(reasons)}")
+        effective = following[0]
+    return effective, "; ".join(reasons) or None
+
+
+def _plan_tier(
+    policy: Policy, tier: str, refused: dict[str, str]
+) -> tuple[dict[str, dict[Clock, _Planned]], dict[str, str]]:
+    """Targets of every entitled severity, and severity -> path of its first "unset" target."""
+    planned: dict[str, dict[Clock, _Planned]] = {}
+    unset: dict[str, str] = {}
+    for sev in policy.severity_ids():
+        if sev in refused:
+            continue
+        planned[sev] = {}
+        for clock, (target, path) in policy.cell_targets(tier, sev).items():
+            within = target.within.strip().lower()
+            if within == UNSET:
+                unset.setdefault(sev, path.replace('targets."*"', f"targets.{tier}"))
+            elif within != OFF:
+                planned[sev][clock] = _plan(policy, clock, target)
+    return planned, unset
+
+
+def _plan(policy: Policy, clock: Clock, target: TargetDef) -> _Planned:
+    duration = parse_duration(target.within)
+    text = target.within
+    if target.clock not in (None, "24x7") and not duration.business:
+        duration = duration.as_business()
+        text = f"{target.within} (business clock)"
+    return _Planned(
+        clock=clock,
+        duration=duration,
+        text=text,
+        warnings=policy.warnings_for(clock, target),
+        source=policy.source_for(clock, target),
+    )
+
+
+def _target(planned: _Planned, business_day: timedelta) -> Target:
+    points = []
+    for label in planned.warnings:
+        fraction, before = parse_warning(label)
+        offset = parse_duration(before).amount(business_day) if before else None
+        points.append(WarningPoint(fraction=fraction, before=offset, label=label))
+    return Target(
+        clock=planned.clock,
+        amount=planned.duration.amount(business_day),
+        business=planned.duration.business,
+        text=planned.text,
+        warnings=tuple(points),
+        source=planned.source,
+    )
+
+
+def _pick_calendar(
+    policy: Policy, customer: Customer, needs_business: bool
+) -> tuple[str, str, str | None]:
+    """(calendar name, IANA zone, canonical region id) for this customer."""
+    sel = policy.calendar_selection
+    if sel.by == "customer_region":
+        region = policy.find_region(customer.region) if customer.region else None
+        names = ", ".join(r.label for r in sel.regions)
+        if customer.region and region is None:
+            raise PolicyError(
+                "customer.region", f"unknown region {customer.region!r}; allowed: {names}"
+            )
+        if region is None:
+            if needs_business:
+                raise PolicyError(
+                    "customer.region",
+                    f"required: {policy.id} picks business hours by region ({names})",
+                )
+            region = sel.regions[0]
+        zone = policy.calendars[region.calendar].timezone
+        assert zone is not None  # checked when the catalogue loaded
+        return region.calendar, zone, region.id
+    assert sel.calendar is not None  # checked when the catalogue loaded
+    if sel.by == "customer_timezone":
+        return sel.calendar, _customer_zone(policy, customer, needs_business), None
+    zone = policy.calendars[sel.calendar].timezone
+    assert zone is not None
+    return sel.calendar, zone, None
+
+
+def _customer_zone(policy: Policy, customer: Customer, needs_business: bool) -> str:
+    zone = customer.timezone
+    if zone:
+        try:
+            ZoneInfo(zone)
+            return zone
+        except (ZoneInfoNotFoundError, ValueError):
+            raise PolicyError(
+                "customer.timezone", f"{zone!r} is not an IANA time zone (e.g. 'Europe/Berlin')"
+            ) from None
+    if needs_business:
+        raise PolicyError(
+            "customer.timezone",
+            f"required: {policy.id} counts business hours in the customer's own time zone",
+        )
+    return "UTC"  # no business target anywhere in this tier: the zone only labels times
+
+
+def _calendar_snapshot(policy: Policy, name: str, zone: str, year: int) -> CalendarSnapshot:
+    """The chosen calendar with its holidays written out for year-1 .. year+2."""
+    cal_def = policy.calendars[name]
+    bcal = _business_calendar(json.dumps(calendar_spec(cal_def, zone)))
+    holidays = tuple(bcal.holidays_between(date(year - 1, 1, 1), date(year + 2, 12, 31)))
+    return CalendarSnapshot(
+        name=name,
+        timezone=zone,
+        hours=dict(cal_def.hours),
+        holidays=holidays,
+        holiday_source=_holiday_source(bcal, holidays, year),
+        business_day=bcal.business_day,
+    )
+
+
+def _holiday_source(bcal: BusinessCalendar, holidays: tuple[date, ...], year: int) -> str:
+    source = bcal.holiday_source
+    if source == "explicit":
+        return "explicit list" if holidays else "none"
+    return f"{source}, {year - 1}..{year + 2}"
+
+
+@functools.lru_cache(maxsize=128)
+def _business_calendar(spec_json: str) -> BusinessCalendar:
+    return BusinessCalendar.from_spec(json.loads(spec_json))
