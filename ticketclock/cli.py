@@ -14,6 +14,7 @@ _GROUPS = (
     "ticketclock.cli_worker",
     "ticketclock.cli_api",
     "ticketclock.cli_tickets",
+    "ticketclock.cli_demo",
 )
 
 

@@ -49,8 +49,8 @@ class Settings:
     # Notifications (worker only).
     webhook_url: str | None = None
     webhook_secret: str | None = field(default=None, repr=False)
-    slack_webhook_url: str | None = None
-    slack_escalation_webhook_url: str | None = None
+    slack_webhook_url: str | None = field(default=None, repr=False)  # the URL is the secret
+    slack_escalation_webhook_url: str | None = field(default=None, repr=False)
     smtp_host: str | None = None
     smtp_port: int = 25
     smtp_user: str | None = None
@@ -126,7 +126,9 @@ def _parse_tokens(name: str, raw: str) -> tuple[ApiToken, ...]:
         bad = [s for s in scopes if s not in SCOPES]
         if bad or not scopes:
             raise SettingsError(f"{name}[{i}].scopes: {bad or scopes} not in {list(SCOPES)}")
-        tokens.append(ApiToken(str(item.get("name", f"token{i}")), item["token"], frozenset(scopes)))
+        tokens.append(
+            ApiToken(str(item.get("name", f"token{i}")), item["token"], frozenset(scopes))
+        )
     return tuple(tokens)
 
 

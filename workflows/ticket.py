@@ -106,12 +106,15 @@ class TicketWorkflow:
         self._deliveries_in_flight = 0
         self._published: dict[str, Any] = {}
         self._lock = asyncio.Lock()
+        # Handlers may run before `run` in the first workflow task; they wait for the opening.
+        self._opened = not self._fresh
 
     # -- run -------------------------------------------------------------------------------------
     @workflow.run
     async def run(self, inp: TicketInput) -> TicketView:
         if self._fresh:
             self._open()
+            self._opened = True
         else:
             # Continued as new: the carried cycles need their tasks back (deadlines are already
             # computed and recorded, so nothing is recomputed).
@@ -993,6 +996,7 @@ class TicketWorkflow:
             raise _refuse("InternalError", f"{name} failed: {type(bug).__name__}: {bug}") from bug
 
     async def _act(self, name: str, payload: Action) -> TicketView:
+        await workflow.wait_condition(lambda: self._opened)
         async with self._lock:
             # Re-check under the lock: another handler may have changed the ticket meanwhile.
             self._checker(name)(payload)
@@ -1004,6 +1008,7 @@ class TicketWorkflow:
             return self._view()
 
     async def _signalled(self, name: str, payload: Action) -> None:
+        await workflow.wait_condition(lambda: self._opened)
         async with self._lock:
             try:
                 self._checker(name)(payload)

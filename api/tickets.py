@@ -1,0 +1,326 @@
+"""`/v1/tickets`: open a ticket, act on it (one Update per action), read it, list tickets.
+
+No `from __future__ import annotations` here: the action routes are built in a loop and FastAPI
+reads each one's body model from its (evaluated) annotation.
+"""
+
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query, Response
+
+from api.auth import CanAct, CanCreate, CanRead
+from api.deps import CatalogDep, Gateway, TicketKey
+from api.schemas import CreateTicket, ErrorBody, TicketFilters, TicketPage
+from api.temporal_gateway import ActionName, TicketExists, decode_cursor, encode_cursor
+from api.visibility import list_query
+from policies.snapshot import Clock, ResolvedSla
+from workflows.messages import (
+    Acknowledge,
+    Action,
+    AgentUpdate,
+    AssignIncidentCommander,
+    ChangeSeverity,
+    Close,
+    CompleteIntake,
+    CompleteReview,
+    CustomerReply,
+    EngineeringAck,
+    Escalate,
+    Explanation,
+    Mitigate,
+    OpenReview,
+    Reopen,
+    RequestCustomerInfo,
+    Resolve,
+    TicketInput,
+    TicketView,
+)
+
+router = APIRouter(prefix="/v1/tickets", tags=["tickets"])
+
+_AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorBody, "description": "Missing or invalid bearer token."},
+    403: {"model": ErrorBody, "description": "The token lacks the scope."},
+    503: {"model": ErrorBody, "description": "Temporal is unreachable."},
+}
+_BAD_INPUT: dict[int | str, dict[str, Any]] = {
+    422: {"model": ErrorBody, "description": "Bad input; `field` names it."}
+}
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorBody, "description": "No ticket with this key."}
+}
+
+
+def _summary(sla: ResolvedSla, subject: str | None) -> str:
+    return f"{sla.policy_id} {sla.tier} {sla.terms().label}: {subject or '(no subject)'}"
+
+
+def _details(ticket: TicketInput) -> str:
+    sla = ticket.sla
+    lines = [
+        f"**Ticket** {ticket.key}",
+        f"**Policy** {sla.policy_name} ({sla.policy_id}, version {sla.policy_version})",
+        f"**Tier** {sla.tier_label}; **severity** {sla.terms().label}"
+        + (f" (requested {sla.requested_severity}: {sla.cap_reason})" if sla.cap_reason else ""),
+        f"**Calendar** {sla.calendar.name} ({sla.calendar.timezone})",
+        f"**Opened** {ticket.opened_at.isoformat()}",
+    ]
+    if ticket.channel:
+        lines.append(f"**Channel** {ticket.channel}")
+    if ticket.product:
+        lines.append(f"**Product** {ticket.product}")
+    return "  \n".join(lines)
+
+
+@router.post(
+    "",
+    status_code=201,
+    summary="Open a ticket and start its SLA clocks",
+    responses={
+        200: {"model": TicketView, "description": "Same key and same body again: the ticket."},
+        409: {"model": ErrorBody, "description": "The key exists with a different body."},
+        **_BAD_INPUT,
+        **_AUTH_ERRORS,
+    },
+)
+async def create_ticket(
+    body: CreateTicket, response: Response, _: CanCreate, gateway: Gateway, catalog: CatalogDep
+) -> TicketView:
+    """Resolves the policy (422 naming the field if it cannot), then starts the ticket's workflow.
+
+    Idempotent on `key`: repeating the same body answers 200 with the ticket as it is now; a
+    different body for an existing key answers 409.
+    """
+    opened_at = body.opened_at or datetime.now(UTC)
+    sla = catalog.resolve(
+        body.policy,
+        body.tier,
+        body.severity,
+        body.customer,
+        channel=body.channel,
+        product=body.product,
+        opened_at=opened_at,
+    )
+    ticket = TicketInput(
+        key=body.key,
+        sla=sla,
+        customer=body.customer,
+        opened_at=opened_at,
+        subject=body.subject,
+        channel=body.channel,
+        product=body.product,
+        intake=body.intake,
+    )
+    fingerprint = body.fingerprint()
+    try:
+        return await gateway.start_ticket(
+            ticket,
+            fingerprint=fingerprint,
+            summary=_summary(sla, body.subject),
+            details=_details(ticket),
+        )
+    except TicketExists:
+        if await gateway.fingerprint(body.key) != fingerprint:
+            raise
+    response.status_code = 200
+    return await gateway.status(body.key)
+
+
+@router.get(
+    "",
+    summary="List tickets (from Temporal visibility)",
+    responses={**_BAD_INPUT, **_AUTH_ERRORS},
+)
+async def list_tickets(
+    filters: Annotated[TicketFilters, Query()], _: CanRead, gateway: Gateway, catalog: CatalogDep
+) -> TicketPage:
+    """Filters combine with AND; visibility is eventually consistent (a second or so behind)."""
+    if filters.policy is not None:
+        catalog.get(filters.policy)  # PolicyError -> 422 naming `policy`
+    page = await gateway.list_tickets(
+        list_query(filters), page_size=filters.limit, page_token=decode_cursor(filters.cursor)
+    )
+    return TicketPage(items=page.items, next_cursor=encode_cursor(page.next_page_token))
+
+
+@router.get(
+    "/{key}",
+    summary="A ticket: state, every clock's ledger, next deadline",
+    responses={**_NOT_FOUND, **_BAD_INPUT, **_AUTH_ERRORS},
+)
+async def get_ticket(key: TicketKey, _: CanRead, gateway: Gateway) -> TicketView:
+    return await gateway.status(key)
+
+
+@router.get(
+    "/{key}/explain/{clock}",
+    summary="Why one clock's deadline is what it is",
+    responses={**_NOT_FOUND, **_BAD_INPUT, **_AUTH_ERRORS},
+)
+async def explain_clock(key: TicketKey, clock: Clock, _: CanRead, gateway: Gateway) -> Explanation:
+    return await gateway.explain(key, clock)
+
+
+# -- actions: one route per workflow Update ------------------------------------------------------
+@dataclass(frozen=True)
+class ActionRoute:
+    path: str
+    update: ActionName
+    model: type[Action]
+    summary: str
+    example: dict[str, Any]
+
+
+ACTIONS: tuple[ActionRoute, ...] = (
+    ActionRoute(
+        "acknowledge",
+        "acknowledge",
+        Acknowledge,
+        "First public response (meets first_response)",
+        {
+            "actor": "agent:jane",
+            "message": "We are on it.",
+            "next_update_eta": "2025-11-20T17:30:00Z",
+        },
+    ),
+    ActionRoute(
+        "updates",
+        "agent_update",
+        AgentUpdate,
+        "A public agent update (restarts next_update)",
+        {
+            "actor": "agent:jane",
+            "message": "Failover in progress.",
+            "next_update_eta": "2025-11-20T18:30:00Z",
+        },
+    ),
+    ActionRoute(
+        "customer-replies",
+        "customer_reply",
+        CustomerReply,
+        "The customer replied (ends waiting on customer)",
+        {"actor": "customer:acme", "message": "Logs attached."},
+    ),
+    ActionRoute(
+        "waiting-on-customer",
+        "request_customer_info",
+        RequestCustomerInfo,
+        "Ask the customer for something (pauses clocks, starts customer_silence)",
+        {"actor": "agent:jane", "message": "Please send the broker logs."},
+    ),
+    ActionRoute(
+        "intake",
+        "complete_intake",
+        CompleteIntake,
+        "Supply missing intake fields",
+        {"actor": "agent:jane", "fields": {"platform_version": "4.2.1"}},
+    ),
+    ActionRoute(
+        "engineering-ack",
+        "engineering_ack",
+        EngineeringAck,
+        "Engineering acknowledged (starts incident_commander)",
+        {"actor": "eng:oncall", "note": "Paged SRE."},
+    ),
+    ActionRoute(
+        "incident-commander",
+        "assign_incident_commander",
+        AssignIncidentCommander,
+        "Assign the incident commander",
+        {"actor": "eng:oncall", "commander": "eng:maria"},
+    ),
+    ActionRoute(
+        "severity",
+        "change_severity",
+        ChangeSeverity,
+        "Change severity (recomputes running clocks from their start)",
+        {"actor": "agent:jane", "severity": "sev2", "reason": "Workaround in place."},
+    ),
+    ActionRoute(
+        "mitigate",
+        "mitigate",
+        Mitigate,
+        "Incident mitigated (stops next_update)",
+        {"actor": "eng:maria", "note": "Traffic shifted to eu-central-1."},
+    ),
+    ActionRoute(
+        "resolve",
+        "resolve",
+        Resolve,
+        "Final solution communicated",
+        {"actor": "agent:jane", "solution": "Upgraded the broker to 3.7.1."},
+    ),
+    ActionRoute(
+        "reopen",
+        "reopen",
+        Reopen,
+        "Reopen a resolved ticket",
+        {"actor": "customer:acme", "reason": "It happened again."},
+    ),
+    ActionRoute(
+        "close",
+        "close",
+        Close,
+        "Close the ticket (stops every clock)",
+        {"actor": "agent:jane", "reason": "Confirmed by the customer."},
+    ),
+    ActionRoute(
+        "review/open",
+        "open_review",
+        OpenReview,
+        "Post-incident review opened (meets post_incident_review)",
+        {"actor": "eng:maria", "link": "https://wiki.example.com/pir/123"},
+    ),
+    ActionRoute(
+        "review/complete",
+        "complete_review",
+        CompleteReview,
+        "Post-incident review completed",
+        {"actor": "eng:maria", "link": "https://wiki.example.com/pir/123"},
+    ),
+    ActionRoute(
+        "escalate",
+        "escalate",
+        Escalate,
+        "Customer escalation (within the escalation window)",
+        {"actor": "customer:acme", "reason": "The fix did not hold."},
+    ),
+)
+
+
+def _action_endpoint(
+    route: ActionRoute,
+) -> Callable[..., Coroutine[Any, Any, TicketView]]:
+    model = route.model
+
+    async def act(
+        key: TicketKey,
+        body: Annotated[model, Body(openapi_examples={"example": {"value": route.example}})],  # type: ignore[valid-type]
+        _: CanAct,
+        gateway: Gateway,
+    ) -> TicketView:
+        return await gateway.act(key, route.update, body)
+
+    act.__name__ = route.update
+    act.__doc__ = f"Runs the workflow Update `{route.update}`; 409 with its type if refused."
+    return act
+
+
+for _route in ACTIONS:
+    router.add_api_route(
+        f"/{{key}}/{_route.path}",
+        _action_endpoint(_route),
+        methods=["POST"],
+        summary=_route.summary,
+        response_model=TicketView,
+        operation_id=f"ticket_{_route.update}",
+        responses={
+            409: {"model": ErrorBody, "description": "Refused: `type` says why."},
+            **_NOT_FOUND,
+            **_BAD_INPUT,
+            **_AUTH_ERRORS,
+        },
+    )

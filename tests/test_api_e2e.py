@@ -1,0 +1,265 @@
+"""The API end to end: real HTTP (uvicorn on a free port), the real dev server, the real worker."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+from api.app import create_app
+from api.visibility import literal
+from tests.conftest import unique
+from ticketclock.settings import ApiToken, Settings
+from ticketclock.worker import build_worker
+from workflows.contract import ticket_workflow_id
+
+ALL = "e2e-all-scopes-token-0123456789"
+READER = "e2e-read-only-token-0123456789"
+VISIBILITY_PATIENCE_S = 20.0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Served:
+    """A FastAPI app served by uvicorn in a task of the test's event loop."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.port = _free_port()
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
+        self.server = uvicorn.Server(config)
+        self.task: asyncio.Task[None] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def __aenter__(self) -> Served:
+        self.task = asyncio.create_task(self.server.serve())
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            assert not self.task.done(), "uvicorn stopped during start-up"
+            assert time.monotonic() < deadline, "uvicorn did not start"
+            await asyncio.sleep(0.02)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        assert self.task is not None
+        await self.task
+
+
+def _settings(task_queue: str, **kw: Any) -> Settings:
+    return Settings(
+        task_queue=task_queue,
+        api_tokens=(
+            ApiToken("e2e", ALL, frozenset({"tickets:create", "tickets:act", "tickets:read"})),
+            ApiToken("e2e-reader", READER, frozenset({"tickets:read"})),
+        ),
+        **kw,
+    )
+
+
+@pytest.fixture
+async def stack(dev_env: WorkflowEnvironment) -> AsyncIterator[tuple[httpx.AsyncClient, Client]]:
+    """API + worker on a fresh task queue; yields an HTTP client (all scopes) and the Temporal
+    client the API uses."""
+    settings = _settings(unique("api-e2e"))
+    client = dev_env.client
+    factory_calls = 0
+
+    async def client_factory() -> Client:
+        nonlocal factory_calls
+        factory_calls += 1
+        return client
+
+    app = create_app(settings, client_factory)
+    async with (
+        build_worker(client, settings),
+        Served(app) as served,
+        httpx.AsyncClient(
+            base_url=served.url, headers={"Authorization": f"Bearer {ALL}"}, timeout=30
+        ) as http,
+    ):
+        yield http, client
+    assert factory_calls == 1, "the Temporal client is created once and reused"
+
+
+async def _poll_list(http: httpx.AsyncClient, params: dict[str, str], key: str) -> dict[str, Any]:
+    """Visibility lags behind the workflow: poll until the ticket shows up (bounded)."""
+    deadline = time.monotonic() + VISIBILITY_PATIENCE_S
+    while True:
+        resp = await http.get("/v1/tickets", params=params)
+        assert resp.status_code == 200, resp.text
+        rows = [row for row in resp.json()["items"] if row["key"] == key]
+        if rows:
+            return rows[0]
+        assert time.monotonic() < deadline, f"{key} never listed for {params}"
+        await asyncio.sleep(0.25)
+
+
+async def test_ticket_lifecycle_over_http(stack: tuple[httpx.AsyncClient, Client]) -> None:
+    http, client = stack
+    key = unique("E2E")
+    body = {
+        "key": key,
+        "policy": "confluence-health-check",
+        "tier": "standard",
+        "severity": "sev1",
+        "customer": {"name": "Acme Corp"},
+        "channel": "email",
+        "subject": "Confluence is down",
+    }
+
+    # create: every clock already carries its deadline
+    created = await http.post("/v1/tickets", json=body)
+    assert created.status_code == 201, created.text
+    view = created.json()
+    assert (view["key"], view["severity"], view["status"]) == (
+        key,
+        "sev1",
+        "awaiting_first_response",
+    )
+    [first] = [c for c in view["clocks"] if c["clock"] == "first_response"]
+    opened = datetime.fromisoformat(view["opened_at"])
+    assert datetime.fromisoformat(first["due_at"]) == opened + timedelta(hours=24)  # Sev1: 24h 24x7
+    assert view["next_deadline_clock"] == "first_response"
+
+    # what the UI and the duplicate check read back
+    description = await client.get_workflow_handle(ticket_workflow_id(key)).describe()
+    assert await description.static_summary() == (
+        "confluence-health-check standard Sev1: Confluence is down"
+    )
+
+    # idempotent create
+    again = await http.post("/v1/tickets", json=body)
+    assert again.status_code == 200, again.text
+    assert again.json()["key"] == key
+    conflict = await http.post("/v1/tickets", json={**body, "severity": "sev2"})
+    assert conflict.status_code == 409
+    assert conflict.json()["error"]["field"] == "key"
+
+    # act: acknowledge with an ETA (Sev1 requires one)
+    eta = (datetime.now(UTC) + timedelta(minutes=30)).isoformat()
+    ack = await http.post(
+        f"/v1/tickets/{key}/acknowledge",
+        json={"actor": "agent:jane", "message": "On it", "next_update_eta": eta},
+    )
+    assert ack.status_code == 200, ack.text
+    acked = ack.json()
+    assert acked["status"] == "in_progress"
+    statuses = {(c["clock"], c["status"]) for c in acked["clocks"]}
+    assert ("first_response", "met") in statuses
+    assert ("next_update", "running") in statuses
+
+    # refusal: an update without an ETA on Sev1
+    refused = await http.post(f"/v1/tickets/{key}/updates", json={"actor": "agent:jane"})
+    assert refused.status_code == 409, refused.text
+    error = refused.json()["error"]
+    assert error["type"] == "EtaRequired"
+    assert error["field"] == "next_update_eta"
+
+    # read
+    got = await http.get(f"/v1/tickets/{key}", headers={"Authorization": f"Bearer {READER}"})
+    assert got.status_code == 200
+    assert got.json()["status"] == "in_progress"
+    explained = await http.get(f"/v1/tickets/{key}/explain/next_update")
+    assert explained.status_code == 200, explained.text
+    assert explained.json()["clock"] == "next_update"
+    assert (await http.get(f"/v1/tickets/{unique('NOPE')}")).status_code == 404
+
+    # list by filters (visibility is eventually consistent)
+    params = {
+        "policy": "confluence-health-check",
+        "severity": "sev1",
+        "state": "in_progress",
+        "breached": "false",
+        "due_after": datetime.now(UTC).isoformat(),
+        "limit": "200",
+    }
+    row = await _poll_list(http, params, key)
+    assert row["status"] == "running"
+    assert row["state"] == "in_progress"
+    assert row["next_deadline"] is not None
+
+    # auth: no token, a wrong token, a token without the scope
+    async with httpx.AsyncClient(base_url=str(http.base_url)) as anonymous:
+        missing = await anonymous.get(f"/v1/tickets/{key}")
+        assert missing.status_code == 401
+        assert missing.headers["WWW-Authenticate"] == "Bearer"
+        wrong = await anonymous.get(
+            f"/v1/tickets/{key}", headers={"Authorization": "Bearer not-the-token-0123456789"}
+        )
+        assert wrong.status_code == 401
+        reader = {"Authorization": f"Bearer {READER}"}
+        forbidden = await anonymous.post(
+            f"/v1/tickets/{key}/close", json={"actor": "agent:jane"}, headers=reader
+        )
+        assert forbidden.status_code == 403
+        assert (await anonymous.get("/healthz")).status_code == 200
+    assert (await http.get("/readyz")).json() == {"status": "ready"}
+
+
+async def test_list_pages_with_a_cursor(stack: tuple[httpx.AsyncClient, Client]) -> None:
+    http, _ = stack
+    subject = unique("page")
+    keys = {unique("PG") for _ in range(3)}
+    for key in keys:
+        body = {
+            "key": key,
+            "policy": "confluence-health-check",
+            "tier": "standard",
+            "severity": "sev4",
+            "subject": subject,
+        }
+        assert (await http.post("/v1/tickets", json=body)).status_code == 201
+    for key in keys:
+        await _poll_list(http, {"severity": "sev4", "limit": "200"}, key)
+
+    seen: set[str] = set()
+    cursor: str | None = None
+    for _ in range(100):
+        params = {"severity": "sev4", "limit": "2"}
+        if cursor:
+            params["cursor"] = cursor
+        page = (await http.get("/v1/tickets", params=params)).json()
+        assert len(page["items"]) <= 2
+        seen |= {row["key"] for row in page["items"]}
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert keys <= seen
+
+
+async def test_quoted_literals_are_valid_visibility_queries(dev_env: WorkflowEnvironment) -> None:
+    """The escaping in `literal` is accepted by the server and matches nothing unexpected."""
+    hostile = literal("x' OR WorkflowType != 'y")
+    pages = dev_env.client.list_workflows(f"TicketTier = {hostile}", page_size=10)
+    await pages.fetch_next_page()
+    assert list(pages.current_page or []) == []
+
+
+async def test_unreachable_temporal_is_503_then_retried() -> None:
+    settings = _settings("unused", temporal_address=f"127.0.0.1:{_free_port()}")
+    app = create_app(settings)  # the real connect(): nothing listens on that port
+    async with Served(app) as served, httpx.AsyncClient(base_url=served.url, timeout=30) as http:
+        auth = {"Authorization": f"Bearer {ALL}"}
+        for _ in range(2):  # the failed connection is not cached: each request tries again
+            resp = await http.get("/v1/tickets/ZD-1", headers=auth)
+            assert resp.status_code == 503, resp.text
+            assert resp.json()["error"]["type"] == "TemporalUnavailable"
+        assert (await http.get("/readyz")).status_code == 503
+        assert (await http.get("/healthz")).status_code == 200

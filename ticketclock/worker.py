@@ -1,0 +1,140 @@
+"""The ticketclock worker: runs `TicketWorkflow` and its activities on the configured task queue.
+
+Stateless: run as many as you like against one cluster (`docker compose up --scale worker=N`);
+Temporal spreads the tickets' tasks over them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import inspect
+import logging
+import signal
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from activities.notify import Notifier
+from ticketclock.settings import Settings
+from ticketclock.temporal_client import TemporalConnectError, connect, describe
+
+log = logging.getLogger("ticketclock.worker")
+
+# Pure, deterministic modules the workflow imports: passed through the sandbox instead of being
+# re-imported for every workflow run (re-importing pydantic models triples the CPU per task).
+PASSTHROUGH_MODULES = (
+    "policies",
+    "pydantic",
+    "pydantic_core",
+    "workflows.messages",
+    "workflows.contract",
+)
+
+# How long a stopping worker lets running activities (a webhook call) finish before cancelling.
+GRACEFUL_SHUTDOWN = timedelta(seconds=15)
+# How long `run_worker` keeps retrying the first connection (the server may still be starting).
+CONNECT_PATIENCE_S = 60.0
+
+
+def workflow_runner() -> SandboxedWorkflowRunner:
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
+    )
+
+
+def build_worker(client: Client, settings: Settings, *, notifier: Notifier | None = None) -> Worker:
+    """The worker for `settings.task_queue`: the ticket workflow and its activities.
+
+    Notification endpoints and secrets come from `settings` (the worker's environment), never from
+    workflow input, which is recorded in history. Pass `notifier` to close its HTTP client later.
+    """
+    from activities.deadlines import compute_deadline
+    from workflows.ticket import TicketWorkflow
+
+    notifier = notifier or Notifier(settings)
+    activities: list[Callable[..., Any]] = [compute_deadline, notifier.route, notifier.deliver]
+    executor = None
+    if not all(inspect.iscoroutinefunction(a) for a in activities):
+        # Synchronous activities run on threads; async ones on the event loop.
+        executor = concurrent.futures.ThreadPoolExecutor(
+            max_workers=8, thread_name_prefix="ticketclock-activity"
+        )
+    return Worker(
+        client,
+        task_queue=settings.task_queue,
+        workflows=[TicketWorkflow],
+        activities=activities,
+        activity_executor=executor,
+        workflow_runner=workflow_runner(),
+        graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+    )
+
+
+def metrics_runtime(settings: Settings) -> Runtime | None:
+    """A Temporal runtime exporting the SDK's metrics for Prometheus, when a port is configured.
+
+    Bound to TICKETCLOCK_API_HOST's interface (127.0.0.1 by default; 0.0.0.0 in containers).
+    """
+    if settings.metrics_port is None:
+        return None
+    address = f"{settings.api_host}:{settings.metrics_port}"
+    log.info("SDK metrics on http://%s/metrics", address)
+    return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=address)))
+
+
+async def connect_patiently(
+    settings: Settings, runtime: Runtime | None, patience_s: float = CONNECT_PATIENCE_S
+) -> Client:
+    """`connect`, retried with backoff for a while: a worker may start before its server."""
+    deadline = time.monotonic() + patience_s
+    delay = 0.5
+    while True:
+        try:
+            return await connect(settings, runtime=runtime)
+        except TemporalConnectError as exc:
+            if time.monotonic() + delay > deadline:
+                raise
+            log.warning("%s; retrying in %.1fs", exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
+async def run_worker(settings: Settings) -> None:
+    """Run until SIGINT/SIGTERM, then stop gracefully (in-flight activities get a grace period).
+
+    Raises whatever stops the worker on its own (an unknown namespace, a lost server...), so the
+    caller can exit non-zero and a supervisor or orchestrator restarts it.
+    """
+    runtime = metrics_runtime(settings)
+    client = await connect_patiently(settings, runtime)
+    notifier = Notifier(settings)
+    worker = build_worker(client, settings, notifier=notifier)
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        running = asyncio.create_task(worker.run())
+        stopping = asyncio.create_task(stop.wait())
+        log.info("worker polling task queue %r on %s", settings.task_queue, describe(settings))
+        await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if running.done():
+            stopping.cancel()
+            running.result()  # re-raises why the worker stopped
+            raise RuntimeError("worker stopped unexpectedly")
+        log.info("stopping: finishing in-flight tasks (up to %s)", GRACEFUL_SHUTDOWN)
+        await worker.shutdown()
+        await running
+        log.info("worker stopped")
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        await notifier.aclose()
