@@ -278,6 +278,11 @@ class DeadlineRequest(_Model):
     paused: list[Pause] = Field(default_factory=list)
     eta: datetime | None = None
     now: datetime  # workflow.now(), so "already past" is judged at a recorded instant
+    # Why the workflow asks: "start" (first computation of a cycle), "recompute" (pause, resume,
+    # severity change) or "measure" (the cycle ended with `outcome`). Metrics are recorded by the
+    # activity from these, never by workflow code (which replays).
+    purpose: str = "start"
+    outcome: str | None = None
 
 
 class WarningResult(_Model):

@@ -312,7 +312,9 @@ class TicketWorkflow:
                     p.end = workflow.now()
             cycle.revision += 1
 
-    async def _deadline(self, cycle: ClockCycle, now: datetime, summary: str) -> DeadlineResult:
+    async def _deadline(
+        self, cycle: ClockCycle, now: datetime, summary: str, purpose: str
+    ) -> DeadlineResult:
         request = DeadlineRequest(
             sla=self._s.sla,
             clock=cycle.clock,
@@ -321,6 +323,8 @@ class TicketWorkflow:
             paused=cycle.paused,
             eta=cycle.eta,
             now=now,
+            purpose=purpose,
+            outcome=None if cycle.active else cycle.status.value,
         )
         return await workflow.execute_local_activity(
             "compute_deadline",
@@ -336,14 +340,19 @@ class TicketWorkflow:
             if not c.active:
                 if c.business_used is None:
                     ended = c.ended_at or workflow.now()
-                    result = await self._deadline(c, ended, f"measure {c.clock} #{c.cycle}")
+                    result = await self._deadline(
+                        c, ended, f"measure {c.clock} #{c.cycle}", "measure"
+                    )
                     c.business_used = result.used
                     self._publish()
                 return
             if c.computed_revision != c.revision:
                 revision = c.revision
                 now = workflow.now()
-                result = await self._deadline(c, now, f"compute {c.clock} #{c.cycle} deadline")
+                purpose = "start" if c.computed_revision < 0 else "recompute"
+                result = await self._deadline(
+                    c, now, f"compute {c.clock} #{c.cycle} deadline", purpose
+                )
                 if revision != c.revision or not c.active:
                     continue
                 self._apply_deadline(c, result, now)
