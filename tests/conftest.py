@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 import pytest
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
@@ -16,6 +17,9 @@ from temporalio.testing import WorkflowEnvironment
 
 from ticketclock.binaries import temporal_cli, temporal_test_server
 from workflows.contract import SEARCH_ATTRIBUTES
+
+if TYPE_CHECKING:
+    from tests.rigs import Rig
 
 
 def unique(prefix: str = "t") -> str:
@@ -55,3 +59,12 @@ async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
         yield env
     finally:
         await env.shutdown()
+
+
+@pytest.fixture
+async def rig(ts_env: WorkflowEnvironment) -> AsyncIterator[Rig]:
+    """A real worker and webhook receiver on the time-skipping server (see tests/rigs.py)."""
+    from tests.rigs import ticket_rig
+
+    async with ticket_rig(ts_env) as r:
+        yield r
