@@ -75,10 +75,15 @@ def at(payload: dict[str, Any], name: str) -> datetime:
 
 
 @contextlib.asynccontextmanager
-async def ticket_rig(env: WorkflowEnvironment) -> AsyncIterator[Rig]:
+async def ticket_rig(env: WorkflowEnvironment, **overrides: Any) -> AsyncIterator[Rig]:
+    """`overrides` are worker Settings fields (SMTP, e-mail routes, ...)."""
     async with WebhookReceiver() as hook:
         settings = dataclasses.replace(
-            Settings(), task_queue=unique("tq"), webhook_url=hook.url, webhook_secret=SECRET
+            Settings(),
+            task_queue=unique("tq"),
+            webhook_url=hook.url,
+            webhook_secret=SECRET,
+            **overrides,
         )
         async with build_worker(env.client, settings):
             rig = Rig(env, env.client, hook, settings.task_queue)

@@ -11,10 +11,12 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio.client import WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
 
 from activities.notify import verify_signature
 from policies.snapshot import Clock
-from tests.rigs import SECRET, Rig
+from tests.receivers import SmtpReceiver
+from tests.rigs import SECRET, Rig, ticket_rig
 from tests.rigs import at as _at
 from tests.slas import quick_sla, target
 from workflows.messages import (
@@ -327,3 +329,33 @@ async def test_continue_as_new_keeps_every_clock(rig: Rig) -> None:
     ]
     keys = [r.headers["idempotency-key"] for r in rig.hook.requests]
     assert len(keys) == len(set(keys))
+
+
+async def test_rejected_webhook_is_a_failed_delivery_and_oncall_gets_the_email(
+    ts_env: WorkflowEnvironment,
+) -> None:
+    async with (
+        SmtpReceiver() as smtp,
+        ticket_rig(
+            ts_env,
+            smtp_host=smtp.host,
+            smtp_port=smtp.port,
+            email_oncall_to=("oncall@example.test",),
+        ) as rig,
+    ):
+        rig.hook.respond_with(400)  # 4xx other than 408/429: not retried
+        sla = quick_sla(sev1={Clock.first_response: target(Clock.first_response, 600, warn=None)})
+        handle = await rig.start(sla, subject="db down")
+        await rig.env.sleep(timedelta(minutes=15))
+        await smtp.wait_for(1)
+        view = await _status(handle)
+        breach = view.clocks[0].notifications[0]
+        assert breach.event == "breach"
+        assert breach.outcome == "partly_delivered"
+        deliveries = dict(d.split(": ", 1) for d in breach.deliveries)
+        assert deliveries["webhook"].startswith("failed")
+        assert deliveries["email:oncall"].startswith("delivered")
+        assert len(rig.hook.requests) == 1  # exactly one attempt
+        mail = smtp.messages[0]
+        assert mail["To"] == "oncall@example.test"
+        assert "BREACH" in mail["Subject"] and "first_response" in mail["Subject"]
