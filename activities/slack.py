@@ -30,14 +30,9 @@ _WORD = {
 
 
 def due_text(req: NotificationRequest) -> str | None:
-    """'Mon 23 Nov 09:00 America/Chicago' when the workflow sent it, else the same from due_local.
-
-    `due_text` is read defensively: the request model may not carry it yet, and then the local
-    time is shown with its UTC offset instead of the zone name.
-    """
-    text = getattr(req, "due_text", None)
-    if isinstance(text, str) and text:
-        return text
+    """'Mon 23 Nov 09:00 America/Chicago' as the workflow sent it; else from due_local/due_at."""
+    if req.due_text:
+        return req.due_text
     if req.due_local:
         try:
             local = datetime.fromisoformat(req.due_local)

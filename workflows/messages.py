@@ -317,6 +317,7 @@ class NotificationRequest(_Model):
     event: str  # warning | breach | met | reminder | auto_close | escalation | page
     due_at: datetime | None
     due_local: str | None
+    due_text: str | None = None  # "Mon 23 Nov 09:00 America/Chicago", for people
     idempotency_key: str
     occurred_at: datetime
     page_oncall: bool = False

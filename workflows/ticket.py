@@ -465,6 +465,7 @@ class TicketWorkflow:
             event=event,
             due_at=c.due_at,
             due_local=c.due_local,
+            due_text=c.due_text,
             idempotency_key=key,
             occurred_at=workflow.now(),
             page_oncall=terms.page_oncall and event in ("warning", "breach"),
