@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint typecheck pytest check bench drills demo snapshots clean
+.PHONY: help install run test lint typecheck pytest browser check bench drills demo snapshots clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -32,8 +32,14 @@ lint: $(STAMP) ## ruff
 typecheck: $(STAMP) ## mypy
 	$(BIN)/mypy policies workflows activities api ticketclock
 
-pytest: $(STAMP) ## the pytest suite
+pytest: $(STAMP) browser ## the pytest suite
 	$(BIN)/pytest -q
+
+browser: ## headless Chromium for tests/test_ui_browser.py (apt-get, when missing and root)
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+	  && apt-get update -qq >/dev/null 2>&1 \
+	  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1; } \
+	  || echo "browser: Chromium is missing and cannot be installed here (needs root and apt-get); the browser test will skip"
 
 check: test ## alias of test (ruff + mypy + tests)
 

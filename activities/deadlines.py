@@ -11,6 +11,7 @@ from datetime import date, datetime
 from temporalio import activity
 
 from policies.snapshot import ResolvedSla
+from ticketclock import metrics
 from workflows.messages import DeadlineRequest, DeadlineResult, WarningResult
 
 
@@ -103,4 +104,6 @@ def deadline_for(req: DeadlineRequest) -> DeadlineResult:
 
 @activity.defn(name="compute_deadline")
 async def compute_deadline(req: DeadlineRequest) -> DeadlineResult:
-    return deadline_for(req)
+    result = deadline_for(req)
+    metrics.record_deadline(req, result)
+    return result

@@ -24,6 +24,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities import mail, routing, slack
 from activities.webhook import encode_body, verify_signature, webhook_headers, webhook_payload
+from ticketclock import metrics
 from ticketclock.settings import Settings
 from workflows.messages import DeliveryRequest, DeliveryResult, NotificationRequest
 
@@ -113,11 +114,16 @@ class Notifier:
     @activity.defn(name="route_notification")
     async def route(self, req: NotificationRequest) -> list[str]:
         """Destination names for this event (a local activity: the list lands in history)."""
+        metrics.record_routed(req)
         return routing.destinations_for(self._settings, req)
 
     @activity.defn(name="deliver_notification")
     async def deliver(self, req: DeliveryRequest) -> DeliveryResult:
         """Deliver one notification to exactly one destination, or raise a classified error."""
+        with metrics.delivery_outcome(req):
+            return await self._deliver(req)
+
+    async def _deliver(self, req: DeliveryRequest) -> DeliveryResult:
         destination, note = req.destination, req.notification
         settings = self._settings
         if destination == routing.WEBHOOK and settings.webhook_url:

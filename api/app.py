@@ -15,13 +15,14 @@ from collections.abc import Awaitable, Callable
 from fastapi import FastAPI
 from temporalio.client import Client
 
-from api import policies, tickets
+from api import policies, reports, tickets
 from api.deps import Gateway
 from api.errors import install_error_handlers
 from api.schemas import ErrorBody
 from api.temporal_gateway import TemporalGateway, TicketGateway
 from policies.catalog import Catalog, load_catalog
 from ticketclock.settings import Settings, load_settings
+from ticketclock.telemetry import instrument_api
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,8 @@ def create_app(
     install_error_handlers(app)
     app.include_router(tickets.router)
     app.include_router(policies.router)
+    app.include_router(reports.router)
+    instrument_api(app)
 
     @app.get("/healthz", tags=["health"], summary="The process is up")
     async def healthz() -> dict[str, str]:

@@ -15,6 +15,7 @@ _GROUPS = (
     "ticketclock.cli_api",
     "ticketclock.cli_tickets",
     "ticketclock.cli_demo",
+    "ticketclock.cli_report",
 )
 
 

@@ -16,6 +16,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import TLSConfig
 
 from ticketclock.settings import Settings, SettingsError
+from ticketclock.telemetry import with_tracing
 
 
 class TemporalConnectError(RuntimeError):
@@ -85,7 +86,7 @@ async def connect(
             api_key=settings.temporal_api_key,
             tls=tls,
             data_converter=pydantic_data_converter,
-            interceptors=list(interceptors),
+            interceptors=with_tracing(interceptors),
             connect_timeout=timedelta(seconds=10),
             runtime=runtime,
         )

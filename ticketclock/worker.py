@@ -22,6 +22,7 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.notify import Notifier
+from ticketclock import metrics, telemetry
 from ticketclock.settings import Settings
 from ticketclock.temporal_client import TemporalConnectError, connect, describe
 
@@ -74,6 +75,7 @@ def build_worker(client: Client, settings: Settings, *, notifier: Notifier | Non
         activity_executor=executor,
         workflow_runner=workflow_runner(),
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+        interceptors=telemetry.worker_interceptors(client),
     )
 
 
@@ -86,7 +88,10 @@ def metrics_runtime(settings: Settings) -> Runtime | None:
         return None
     address = f"{settings.api_host}:{settings.metrics_port}"
     log.info("SDK metrics on http://%s/metrics", address)
-    return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=address)))
+    prometheus = PrometheusConfig(
+        bind_address=address, histogram_bucket_overrides=metrics.HISTOGRAM_BUCKETS
+    )
+    return Runtime(telemetry=TelemetryConfig(metrics=prometheus))
 
 
 async def connect_patiently(
@@ -112,6 +117,7 @@ async def run_worker(settings: Settings) -> None:
     Raises whatever stops the worker on its own (an unknown namespace, a lost server...), so the
     caller can exit non-zero and a supervisor or orchestrator restarts it.
     """
+    telemetry.configure_tracing(telemetry.WORKER_SERVICE)
     runtime = metrics_runtime(settings)
     client = await connect_patiently(settings, runtime)
     notifier = Notifier(settings)
