@@ -298,7 +298,9 @@ class TemporalGateway:
             with _translated(None):
                 await pages.fetch_next_page()
         except RPCError as exc:
-            if exc.status == RPCStatusCode.INVALID_ARGUMENT and page_token:
+            # The server answers INTERNAL (not INVALID_ARGUMENT) for some undecodable tokens.
+            bad_token = (RPCStatusCode.INVALID_ARGUMENT, RPCStatusCode.INTERNAL)
+            if exc.status in bad_token and page_token:
                 raise InvalidPageToken(str(exc)) from None
             raise
         rows = [row for row in map(_row, pages.current_page or []) if row is not None]
@@ -360,6 +362,9 @@ _UNAVAILABLE = {
     RPCStatusCode.DEADLINE_EXCEEDED,
     RPCStatusCode.CANCELLED,
     RPCStatusCode.RESOURCE_EXHAUSTED,
+    # WorkflowNotReady: the ticket's workflow task is failing or timed out (a worker just died,
+    # or is starved); the Update is not lost, the caller should retry shortly.
+    RPCStatusCode.FAILED_PRECONDITION,
 }
 
 

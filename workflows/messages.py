@@ -17,7 +17,9 @@ from policies.snapshot import Clock, ResolvedSla
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Durations travel as seconds (a number): ISO 8601 durations with fractions are not valid
+    # OpenAPI `format: duration` values, and seconds are what dashboards sum anyway.
+    model_config = ConfigDict(extra="forbid", ser_json_timedelta="float")
 
 
 # -- input ---------------------------------------------------------------------------------------

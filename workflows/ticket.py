@@ -106,6 +106,9 @@ class TicketWorkflow:
         self._deliveries_in_flight = 0
         self._published: dict[str, Any] = {}
         self._lock = asyncio.Lock()
+        # One local activity at a time: two resolving in the same activation can interleave the
+        # commands that follow them differently on replay (nondeterminism). FIFO keeps order.
+        self._local_activity_lock = asyncio.Lock()
         # Handlers may run before `run` in the first workflow task; they wait for the opening.
         self._opened = not self._fresh
 
@@ -326,14 +329,15 @@ class TicketWorkflow:
             purpose=purpose,
             outcome=None if cycle.active else cycle.status.value,
         )
-        return await workflow.execute_local_activity(
-            "compute_deadline",
-            request,
-            result_type=DeadlineResult,
-            start_to_close_timeout=DEADLINE_TIMEOUT,
-            retry_policy=DEADLINE_RETRY,
-            summary=summary,
-        )
+        async with self._local_activity_lock:
+            return await workflow.execute_local_activity(
+                "compute_deadline",
+                request,
+                result_type=DeadlineResult,
+                start_to_close_timeout=DEADLINE_TIMEOUT,
+                retry_policy=DEADLINE_RETRY,
+                summary=summary,
+            )
 
     async def _run_cycle(self, c: ClockCycle) -> None:
         while True:
@@ -479,14 +483,15 @@ class TicketWorkflow:
         self, record: Notification, request: NotificationRequest, due_text: str | None
     ) -> None:
         try:
-            destinations: list[str] = await workflow.execute_local_activity(
-                "route_notification",
-                request,
-                result_type=list[str],
-                start_to_close_timeout=DEADLINE_TIMEOUT,
-                retry_policy=DEADLINE_RETRY,
-                summary=f"route {request.event} {request.clock}",
-            )
+            async with self._local_activity_lock:
+                destinations: list[str] = await workflow.execute_local_activity(
+                    "route_notification",
+                    request,
+                    result_type=list[str],
+                    start_to_close_timeout=DEADLINE_TIMEOUT,
+                    retry_policy=DEADLINE_RETRY,
+                    summary=f"route {request.event} {request.clock}",
+                )
             if not destinations:
                 record.outcome = "no_route"
                 return

@@ -1,0 +1,242 @@
+"""Record representative ticket histories for the replay drill (`tests/histories/*.json`).
+
+    python drills/record_histories.py [--out tests/histories] [--target 4]
+
+Runs a handful of tickets on a fresh dev server with the `drill-seconds` policy (every clock
+`--target` seconds, Sev3 twice that) and a real worker delivering to a webhook receiver, so each
+history holds timers that fired, notifications delivered, Updates, Signals (one refused), a
+severity change and a continue-as-new. Each history is saved with `fetch_history().to_json()` as
+`<workflow id>[.<run>].json`; `drills/replay.py` replays them with today's code. Re-record only on
+purpose (a deliberate, versioned change to the workflow): the old files are what running tickets
+look like.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+try:
+    from bench._stack import ROOT, Stack, open_stack, ticket_workflow_id
+except ImportError:  # run as `python drills/record_histories.py`
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from bench._stack import ROOT, Stack, open_stack, ticket_workflow_id
+
+from temporalio.client import WorkflowHandle
+
+from workflows.messages import (
+    Acknowledge,
+    AgentUpdate,
+    AssignIncidentCommander,
+    ChangeSeverity,
+    CompleteReview,
+    CustomerReply,
+    EngineeringAck,
+    Escalate,
+    Mitigate,
+    OpenReview,
+    RequestCustomerInfo,
+    Resolve,
+    TicketView,
+)
+from workflows.ticket import TicketWorkflow
+
+Handle = WorkflowHandle[TicketWorkflow, TicketView]
+WAIT_S = 60.0
+
+
+async def _wait_for(stack: Stack, key: str, suffix: str, timeout: float = WAIT_S) -> None:
+    """Until the receiver has the notification `<workflow id>:<suffix>`."""
+    assert stack.receiver is not None
+    wanted = f"{ticket_workflow_id(key)}:{suffix}"
+    end = time.monotonic() + timeout
+    while wanted not in stack.receiver.seen_keys():
+        if time.monotonic() > end:
+            raise TimeoutError(f"{wanted} never arrived")
+        await asyncio.sleep(0.2)
+
+
+async def _settle(handle: Handle, timeout: float = 20.0) -> None:
+    """Until every clock has its deadline and every delivery is done (bounded)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        view = await handle.query(TicketWorkflow.status)
+        settled = all(c.computed_revision == c.revision for c in view.clocks if c.active)
+        pending = any(n.outcome == "pending" for c in view.clocks for n in c.notifications)
+        if settled and not pending:
+            return
+        await asyncio.sleep(0.2)
+
+
+Scenario = Callable[[Stack, str, float], Awaitable[list[Handle]]]
+
+
+async def first_response_breach(stack: Stack, key: str, target: float) -> list[Handle]:
+    """Nobody answers: the 75% warning, then the breach."""
+    handle = await stack.open_ticket(key, stack.resolve("sev1"), subject="nobody answers")
+    await _wait_for(stack, key, "first_response:1:breach")
+    return [handle]
+
+
+async def next_update_with_pause(stack: Stack, key: str, target: float) -> list[Handle]:
+    """Acknowledged (met), then waiting on the customer pauses next_update; the reply resumes
+    it; an update restarts the cadence, which then breaches."""
+    handle = await stack.open_ticket(key, stack.resolve("sev1"))
+    agent = "agent:jane"
+    await handle.execute_update(TicketWorkflow.acknowledge, Acknowledge(actor=agent, message="on"))
+    await handle.execute_update(
+        TicketWorkflow.request_customer_info, RequestCustomerInfo(actor=agent, message="logs?")
+    )
+    await asyncio.sleep(1.0)
+    await handle.execute_update(
+        TicketWorkflow.customer_reply, CustomerReply(actor="customer:acme", message="here")
+    )
+    await handle.execute_update(TicketWorkflow.agent_update, AgentUpdate(actor=agent, message="x"))
+    await _wait_for(stack, key, "next_update:2:breach")
+    return [handle]
+
+
+async def customer_silence_autoclose(stack: Stack, key: str, target: float) -> list[Handle]:
+    """The agent asks, the customer never replies: reminders, then the auto-close."""
+    handle = await stack.open_ticket(key, stack.resolve("sev1"))
+    agent = "agent:jane"
+    await handle.execute_update(TicketWorkflow.acknowledge, Acknowledge(actor=agent))
+    await handle.execute_update(
+        TicketWorkflow.request_customer_info, RequestCustomerInfo(actor=agent, message="logs?")
+    )
+    await _wait_for(stack, key, "customer_silence:1:auto_close")
+    return [handle]
+
+
+async def incident_lifecycle(stack: Stack, key: str, target: float) -> list[Handle]:
+    """Engineering ack starts incident_commander (met by an assignment); mitigation starts the
+    post-incident review clock; resolution opens the escalation window; an escalation inside it
+    notifies; the review is opened and completed; the window then expires."""
+    handle = await stack.open_ticket(key, stack.resolve("sev1"), subject="an incident")
+    agent = "agent:jane"
+    steps: list[tuple[Any, Any]] = [
+        (TicketWorkflow.acknowledge, Acknowledge(actor=agent)),
+        (TicketWorkflow.engineering_ack, EngineeringAck(actor="eng:maria", note="looking")),
+        (
+            TicketWorkflow.assign_incident_commander,
+            AssignIncidentCommander(actor="eng:maria", commander="eng:ic"),
+        ),
+        (TicketWorkflow.mitigate, Mitigate(actor=agent, note="rolled back")),
+        (TicketWorkflow.resolve, Resolve(actor=agent, solution="fixed the config")),
+        (TicketWorkflow.escalate, Escalate(actor="customer:acme", reason="fix did not hold")),
+        (TicketWorkflow.open_review, OpenReview(actor="lead:bo", link="https://example.invalid")),
+        (TicketWorkflow.complete_review, CompleteReview(actor="lead:bo")),
+    ]
+    for update, body in steps:
+        await handle.execute_update(update, body)
+    # The escalation window (no warnings) ends by itself: wait until the ledger says so.
+    end = time.monotonic() + WAIT_S
+    while time.monotonic() < end:
+        view = await handle.query(TicketWorkflow.status)
+        if any(c.clock == "escalation_window" and c.status == "expired" for c in view.clocks):
+            break
+        await asyncio.sleep(0.25)
+    else:
+        raise TimeoutError(f"{key}: the escalation window never expired")
+    return [handle]
+
+
+async def severity_change(stack: Stack, key: str, target: float) -> list[Handle]:
+    """Sev3 raised to Sev1 (recomputed from the original start, keeping elapsed time) and then
+    lowered again; the first response breaches on the Sev3 deadline."""
+    handle = await stack.open_ticket(key, stack.resolve("sev3"))
+    await handle.execute_update(
+        TicketWorkflow.change_severity,
+        ChangeSeverity(actor="agent:jane", severity="sev1", reason="outage widened"),
+    )
+    await asyncio.sleep(0.5)
+    await handle.execute_update(
+        TicketWorkflow.change_severity,
+        ChangeSeverity(actor="agent:jane", severity="sev3", reason="workaround found"),
+    )
+    await _wait_for(stack, key, "first_response:1:breach")
+    return [handle]
+
+
+async def signals(stack: Stack, key: str, target: float) -> list[Handle]:
+    """The same actions as Signals: one accepted, one refused (recorded as rejected)."""
+    handle = await stack.open_ticket(key, stack.resolve("sev1"))
+    await handle.signal(TicketWorkflow.signal_acknowledge, Acknowledge(actor="agent:jane"))
+    await handle.signal(TicketWorkflow.signal_acknowledge, Acknowledge(actor="agent:jane"))
+    await handle.signal(TicketWorkflow.signal_agent_update, AgentUpdate(actor="agent:jane"))
+    await _settle(handle)
+    await _wait_for(stack, key, "next_update:2:warning:1")
+    return [handle]
+
+
+async def continue_as_new(stack: Stack, key: str, target: float) -> list[Handle]:
+    """A ticket forced to continue as new early (the test knob), with clocks running across
+    the boundary: both runs are recorded."""
+    handle = await stack.open_ticket(key, stack.resolve("sev1"), continue_as_new_after_events=60)
+    first_run = (await handle.describe()).run_id
+    agent = "agent:jane"
+    await handle.execute_update(TicketWorkflow.acknowledge, Acknowledge(actor=agent))
+    for n in range(12):
+        await handle.execute_update(
+            TicketWorkflow.agent_update, AgentUpdate(actor=agent, message=f"update {n}")
+        )
+        if (await handle.describe()).run_id != first_run:
+            break
+    else:
+        raise RuntimeError(f"{key}: never continued as new")
+    latest = stack.client.get_workflow_handle(handle.id)
+    await _wait_for(stack, key, "first_response:1:met")
+    await asyncio.sleep(target * 1.2)  # a timer of the new run fires too
+    await _settle(latest)
+    first = stack.client.get_workflow_handle(handle.id, run_id=first_run)
+    return [first, latest]
+
+
+SCENARIOS: dict[str, Scenario] = {
+    "first-response-breach": first_response_breach,
+    "next-update-pause": next_update_with_pause,
+    "customer-silence": customer_silence_autoclose,
+    "incident": incident_lifecycle,
+    "severity-change": severity_change,
+    "signals": signals,
+    "continue-as-new": continue_as_new,
+}
+
+
+async def record(out: Path, target: float, only: list[str]) -> list[Path]:
+    written: list[Path] = []
+    async with open_stack(policy_seconds=target, log=lambda s: print(f"  {s}")) as stack:
+        chosen = {name: fn for name, fn in SCENARIOS.items() if not only or name in only}
+        results = await asyncio.gather(
+            *(fn(stack, f"HIST-{name}", target) for name, fn in chosen.items())
+        )
+        out.mkdir(parents=True, exist_ok=True)
+        for name, handles in zip(chosen, results, strict=True):
+            for i, handle in enumerate(handles):
+                history = await handle.fetch_history()
+                suffix = f".{i + 1}" if len(handles) > 1 else ""
+                path = out / f"{handle.id}{suffix}.json"
+                path.write_text(history.to_json())
+                written.append(path)
+                print(f"  {name}: {path.name} ({len(history.events)} events)")
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--out", type=Path, default=ROOT / "tests" / "histories")
+    parser.add_argument("--target", type=float, default=4.0, help="every clock, in seconds")
+    parser.add_argument("--only", nargs="*", default=[], choices=sorted(SCENARIOS))
+    args = parser.parse_args(argv)
+    written = asyncio.run(record(args.out, args.target, args.only))
+    print(f"record_histories: files={len(written)} out={args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

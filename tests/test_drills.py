@@ -1,0 +1,52 @@
+"""The reliability drills, reduced to CI size: each runs its real `main` with tiny counts (a dev
+server, a worker and an API of its own) and must end in PASS. The full versions: `make drills`."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from drills import fuzz_api, replay, server_restart, worker_kill
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _summary(out: str, name: str) -> str:
+    lines = [line for line in out.splitlines() if line.startswith(f"{name}: ")]
+    assert lines, f"no {name} summary line in:\n{out[-3000:]}"
+    return lines[-1]
+
+
+def test_worker_kill_every_notification_once(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["--tickets", "12", "--kills", "2", "--target", "6", "--window", "2", "--settle", "0"]
+    code = worker_kill.main([*argv, "--seed", "7"])
+    line = _summary(capsys.readouterr().out, "worker_kill")
+    assert code == 0 and line.endswith(" PASS"), line
+
+
+def test_server_restart_resumes_every_ticket(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["--tickets", "10", "--target", "8", "--window", "2", "--down", "2"]
+    code = server_restart.main([*argv, "--restarts", "TERM,KILL"])
+    line = _summary(capsys.readouterr().out, "server_restart")
+    assert code == 0 and line.endswith(" PASS"), line
+
+
+def test_committed_histories_replay() -> None:
+    assert list((ROOT / "tests" / "histories").glob("*.json")), "no recorded histories"
+    assert replay.main([]) == 0
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("schemathesis") is None,
+    reason="schemathesis is in the `drills` extra (pip install -e '.[drills]')",
+)
+def test_fuzz_api_no_server_errors_no_schema_violations(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code = fuzz_api.main(["--examples", "3", "--phases", "examples,coverage,fuzzing"])
+    out = capsys.readouterr().out
+    line = _summary(out, "fuzz_api")
+    assert "server_errors=0 " in line, out[-4000:]
+    assert code == 0 and line.endswith(" PASS"), out[-4000:]
