@@ -298,8 +298,12 @@ class TemporalGateway:
             with _translated(None):
                 await pages.fetch_next_page()
         except RPCError as exc:
-            # The server answers INTERNAL (not INVALID_ARGUMENT) for some undecodable tokens.
-            bad_token = (RPCStatusCode.INVALID_ARGUMENT, RPCStatusCode.INTERNAL)
+            # The server answers INTERNAL or UNKNOWN (not INVALID_ARGUMENT) for undecodable tokens.
+            bad_token = (
+                RPCStatusCode.INVALID_ARGUMENT,
+                RPCStatusCode.INTERNAL,
+                RPCStatusCode.UNKNOWN,
+            )
             if exc.status in bad_token and page_token:
                 raise InvalidPageToken(str(exc)) from None
             raise

@@ -1011,7 +1011,9 @@ class TicketWorkflow:
             raise _refuse("InternalError", f"{name} failed: {type(bug).__name__}: {bug}") from bug
 
     async def _act(self, name: str, payload: Action) -> TicketView:
-        await workflow.wait_condition(lambda: self._opened)
+        # Judge by known deadlines: an action may arrive before a clock's first deadline is
+        # computed (a worker outage delayed the first task); wait until every clock has one.
+        await workflow.wait_condition(lambda: self._opened and self._settled())
         async with self._lock:
             # Re-check under the lock: another handler may have changed the ticket meanwhile.
             self._checker(name)(payload)
@@ -1023,7 +1025,9 @@ class TicketWorkflow:
             return self._view()
 
     async def _signalled(self, name: str, payload: Action) -> None:
-        await workflow.wait_condition(lambda: self._opened)
+        # Judge by known deadlines: an action may arrive before a clock's first deadline is
+        # computed (a worker outage delayed the first task); wait until every clock has one.
+        await workflow.wait_condition(lambda: self._opened and self._settled())
         async with self._lock:
             try:
                 self._checker(name)(payload)
