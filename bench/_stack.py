@@ -985,6 +985,15 @@ def summary(name: str, **values: Any) -> str:
     return f"{name}: " + " ".join(f"{k}={fmt(v)}" for k, v in values.items())
 
 
+def print_findings(groups: Iterable[tuple[str, Sequence[str]]], shown: int = 5) -> None:
+    """The "happened" lines of a drill: each non-empty group counted, its first items quoted."""
+    for label, items in groups:
+        if items:
+            print(f"  {label}: {len(items)}")
+            for item in items[:shown]:
+                print(f"    {item[:300]}")
+
+
 def verdict(name: str, ok: bool, **values: Any) -> str:
     return summary(name, **values) + (" PASS" if ok else " FAIL")
 

@@ -31,6 +31,7 @@ try:
         nondeterminism,
         open_planned,
         open_stack,
+        print_findings,
         update_patiently,
         verdict,
     )
@@ -45,6 +46,7 @@ except ImportError:  # run as `python drills/server_restart.py`
         nondeterminism,
         open_planned,
         open_stack,
+        print_findings,
         update_patiently,
         verdict,
     )
@@ -144,17 +146,15 @@ async def drill(stack: Stack, args: argparse.Namespace) -> bool:
         f"{len(ledger.not_delivered)} notifications not delivered"
         + (f": {', '.join(ledger.not_delivered[:5])}" if ledger.not_delivered else "")
     )
-    for label, items in (
-        ("acknowledgements never applied (reported, not failing)", plan.errors),
-        ("Updates retried (workflow not ready), allowed", plan.retries),
-        ("queries failed", ledger.query_errors),
-        ("closes refused", refused),
-        ("nondeterminism in worker logs", broken),
-    ):
-        if items:
-            print(f"  {label}: {len(items)}")
-            for item in items[:5]:
-                print(f"    {item[:300]}")
+    print_findings(
+        (
+            ("acknowledgements never applied (reported, not failing)", plan.errors),
+            ("Updates retried (workflow not ready), allowed", plan.retries),
+            ("queries failed", ledger.query_errors),
+            ("closes refused", refused),
+            ("nondeterminism in worker logs", broken),
+        )
+    )
     print(
         f"  restarts: {len(restarts)} of {len(signals)}; worker exits: {len(worker_exits)}"
         + (f" ({'; '.join(worker_exits)})" if worker_exits else "")

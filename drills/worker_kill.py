@@ -30,6 +30,7 @@ try:
         nondeterminism,
         open_planned,
         open_stack,
+        print_findings,
         verdict,
     )
 except ImportError:  # run as `python drills/worker_kill.py`
@@ -43,6 +44,7 @@ except ImportError:  # run as `python drills/worker_kill.py`
         nondeterminism,
         open_planned,
         open_stack,
+        print_findings,
         verdict,
     )
 
@@ -108,16 +110,14 @@ async def drill(stack: Stack, args: argparse.Namespace) -> bool:
         f"{len(ledger.not_delivered)} notifications not delivered"
         + (f": {', '.join(ledger.not_delivered[:5])}" if ledger.not_delivered else "")
     )
-    for label, items in (
-        ("acknowledgements never applied (reported, not failing)", plan.errors),
-        ("Updates retried (workflow not ready), allowed", plan.retries),
-        ("queries failed", ledger.query_errors),
-        ("nondeterminism in worker logs", broken),
-    ):
-        if items:
-            print(f"  {label}: {len(items)}")
-            for item in items[:5]:
-                print(f"    {item[:300]}")
+    print_findings(
+        (
+            ("acknowledgements never applied (reported, not failing)", plan.errors),
+            ("Updates retried (workflow not ready), allowed", plan.retries),
+            ("queries failed", ledger.query_errors),
+            ("nondeterminism in worker logs", broken),
+        )
+    )
     print(
         f"  kills: {len(kills)} of {args.kills}; worst breach lateness {max(late, default=0):.1f}s"
     )
