@@ -23,11 +23,13 @@ from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from temporalio.client import (
     Client,
     RPCTimeoutOrCancelledError,
+    WithStartWorkflowOperation,
     WorkflowExecution,
     WorkflowExecutionStatus,
     WorkflowHandle,
     WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import (
     SearchAttributePair,
@@ -58,7 +60,6 @@ from workflows.ticket import TicketWorkflow
 log = logging.getLogger(__name__)
 
 FINGERPRINT_MEMO = "request_fingerprint"
-SETTLE_POLL_S = 0.1
 
 ActionName = Literal[
     "acknowledge",
@@ -183,7 +184,7 @@ class TemporalGateway:
         ready_timeout: float = 2.0,
         query_timeout: float = 10.0,
         update_timeout: float = 30.0,
-        settle_timeout: float = 5.0,
+        settle_timeout: float = 10.0,
     ) -> None:
         self._factory = client_factory
         self._task_queue = task_queue
@@ -193,7 +194,7 @@ class TemporalGateway:
         self._ready_timeout = timedelta(seconds=ready_timeout)
         self._query_timeout = timedelta(seconds=query_timeout)
         self._update_timeout = timedelta(seconds=update_timeout)
-        self._settle_timeout = settle_timeout
+        self._settle_timeout = timedelta(seconds=settle_timeout)
 
     async def client(self) -> Client:
         if self._client is not None:
@@ -225,36 +226,50 @@ class TemporalGateway:
                 SearchAttributePair(SA_BREACHED, False),
             ]
         )
+        start = WithStartWorkflowOperation(
+            TicketWorkflow.run,
+            ticket,
+            id=ticket_workflow_id(ticket.key),
+            task_queue=self._task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            memo={FINGERPRINT_MEMO: fingerprint},
+            search_attributes=attributes,
+            static_summary=summary,
+            static_details=details,
+        )
         with _translated(ticket.key):
             try:
-                handle = await client.start_workflow(
-                    TicketWorkflow.run,
-                    ticket,
-                    id=ticket_workflow_id(ticket.key),
-                    task_queue=self._task_queue,
-                    id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                    id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-                    memo={FINGERPRINT_MEMO: fingerprint},
-                    search_attributes=attributes,
-                    static_summary=summary,
-                    static_details=details,
+                # One request starts the workflow and waits for its `opened` Update, which the
+                # first workflow task answers once the first deadlines are computed.
+                view: TicketView = await client.execute_update_with_start_workflow(
+                    TicketWorkflow.opened,
+                    start_workflow_operation=start,
+                    rpc_timeout=self._settle_timeout,
                 )
+                return view
             except WorkflowAlreadyStartedError:
                 raise TicketExists(ticket.key) from None
-            return await self._settled_view(handle)
+            except WorkflowUpdateRPCTimeoutOrCancelledError:
+                # No worker answered in time (all busy or down). The start is durable once
+                # accepted, so answer with the ticket as it stands, as a later GET would.
+                return await self._unsettled_view(ticket.key)
 
-    async def _settled_view(self, handle: WorkflowHandle[Any, Any]) -> TicketView:
-        """The first view, once its clocks have deadlines (the workflow computes them in an
-        activity right after start), or as it is after `settle_timeout`."""
-        deadline = asyncio.get_running_loop().time() + self._settle_timeout
-        while True:
-            view: TicketView = await handle.query(
+    async def _unsettled_view(self, key: str) -> TicketView:
+        handle = await self._handle(key)
+        try:
+            result: TicketView = await handle.query(
                 TicketWorkflow.status, rpc_timeout=self._query_timeout
             )
-            settled = all(c.computed_revision == c.revision for c in view.clocks if c.active)
-            if settled or asyncio.get_running_loop().time() >= deadline:
-                return view
-            await asyncio.sleep(SETTLE_POLL_S)
+            return result
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                # The start itself did not get through before the deadline.
+                raise TemporalUnavailable(
+                    f"ticket {key} was not started: Temporal did not answer in time; "
+                    "repeat the request (it is idempotent on key)"
+                ) from None
+            raise
 
     async def fingerprint(self, key: str) -> str | None:
         handle = await self._handle(key)

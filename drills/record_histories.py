@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import Any
 
 try:
-    from bench._stack import ROOT, Stack, open_stack, ticket_workflow_id
+    from bench._stack import POLICY_ID, ROOT, TIER, Stack, open_stack, ticket_workflow_id
 except ImportError:  # run as `python drills/record_histories.py`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from bench._stack import ROOT, Stack, open_stack, ticket_workflow_id
+    from bench._stack import POLICY_ID, ROOT, TIER, Stack, open_stack, ticket_workflow_id
 
 from temporalio.client import WorkflowHandle
 
@@ -197,7 +197,25 @@ async def continue_as_new(stack: Stack, key: str, target: float) -> list[Handle]
     return [first, latest]
 
 
+async def opened_over_http(stack: Stack, key: str, target: float) -> list[Handle]:
+    """The front door's path: `POST /v1/tickets` (update-with-start: the `opened` Update rides
+    on the start), then an acknowledgement over HTTP meets the first response."""
+    async with stack.http() as http:
+        body = {"key": key, "policy": POLICY_ID, "tier": TIER, "severity": "sev1"}
+        created = await http.post("/v1/tickets", json=body)
+        if created.status_code != 201:
+            raise RuntimeError(f"{key}: create answered {created.status_code} {created.text}")
+        acked = await http.post(f"/v1/tickets/{key}/acknowledge", json={"actor": "agent:jane"})
+        if acked.status_code != 200:
+            raise RuntimeError(f"{key}: acknowledge answered {acked.status_code} {acked.text}")
+    await _wait_for(stack, key, "first_response:1:met")
+    handle: Handle = stack.client.get_workflow_handle(ticket_workflow_id(key))
+    await _settle(handle)
+    return [handle]
+
+
 SCENARIOS: dict[str, Scenario] = {
+    "opened-over-http": opened_over_http,
     "first-response-breach": first_response_breach,
     "next-update-pause": next_update_with_pause,
     "customer-silence": customer_silence_autoclose,
@@ -210,7 +228,7 @@ SCENARIOS: dict[str, Scenario] = {
 
 async def record(out: Path, target: float, only: list[str]) -> list[Path]:
     written: list[Path] = []
-    async with open_stack(policy_seconds=target, log=lambda s: print(f"  {s}")) as stack:
+    async with open_stack(policy_seconds=target, api=True, log=lambda s: print(f"  {s}")) as stack:
         chosen = {name: fn for name, fn in SCENARIOS.items() if not only or name in only}
         results = await asyncio.gather(
             *(fn(stack, f"HIST-{name}", target) for name, fn in chosen.items())

@@ -13,15 +13,18 @@ import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
+from api.temporal_gateway import TemporalGateway, TemporalUnavailable, TicketExists
 from api.visibility import literal
 from tests.conftest import unique
+from tests.slas import quick_sla
 from ticketclock.settings import ApiToken, Settings
 from ticketclock.worker import build_worker
 from workflows.contract import ticket_workflow_id
+from workflows.messages import TicketInput
 
 ALL = "e2e-all-scopes-token-0123456789"
 READER = "e2e-read-only-token-0123456789"
@@ -263,3 +266,42 @@ async def test_unreachable_temporal_is_503_then_retried() -> None:
             assert resp.json()["error"]["type"] == "TemporalUnavailable"
         assert (await http.get("/readyz")).status_code == 503
         assert (await http.get("/healthz")).status_code == 200
+
+
+async def test_create_without_a_worker_is_durable_and_answers_once_one_runs(
+    dev_env: WorkflowEnvironment,
+) -> None:
+    """Update-with-start waits for the worker; with none, the start still holds: the request
+    answers 503 (retryable), and the ticket is there with its deadlines once a worker runs."""
+    settings = _settings(unique("api-no-worker"))
+    client = dev_env.client
+
+    async def client_factory() -> Client:
+        return client
+
+    gateway = TemporalGateway(
+        client_factory, task_queue=settings.task_queue, settle_timeout=1.0, query_timeout=1.0
+    )
+    key = unique("NW")
+    opened = datetime.now(UTC)
+    ticket = TicketInput(key=key, sla=quick_sla(), opened_at=opened)
+    args = {"fingerprint": "f", "summary": "s", "details": "d"}
+    with pytest.raises(TemporalUnavailable):
+        await gateway.start_ticket(ticket, **args)
+    handle = client.get_workflow_handle(ticket_workflow_id(key))
+    assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
+    try:
+        async with build_worker(client, settings):
+            with pytest.raises(TicketExists):
+                await gateway.start_ticket(ticket, **args)
+            deadline = time.monotonic() + 20
+            while True:
+                view = await gateway.status(key)
+                if all(c.due_at for c in view.clocks if c.active):
+                    break
+                assert time.monotonic() < deadline, view
+                await asyncio.sleep(0.1)
+            first = next(c for c in view.clocks if c.clock.value == "first_response")
+            assert first.due_at == opened + timedelta(seconds=60)
+    finally:
+        await handle.terminate("test finished")

@@ -1051,6 +1051,14 @@ class TicketWorkflow:
             await workflow.wait_condition(self._settled)
             self._publish()
 
+    # The opening, sent with the start (update-with-start) ......................................
+    @workflow.update
+    async def opened(self) -> TicketView:
+        """The new ticket once every clock has its first deadline: the front door sends this
+        with the start in one request and answers with it, instead of polling `status`."""
+        await workflow.wait_condition(lambda: self._opened and self._settled())
+        return self._view()
+
     # Updates (validators reject before anything enters history) ...............................
     @workflow.update
     async def acknowledge(self, a: Acknowledge) -> TicketView:
