@@ -16,7 +16,10 @@ COPY workflows ./workflows
 COPY activities ./activities
 COPY api ./api
 COPY ticketclock ./ticketclock
-RUN pip install . && find /app -name __pycache__ -prune -exec rm -rf {} +
+# Bytecode is compiled at build time: the runtime user cannot write site-packages, and the
+# workflow sandbox re-imports `workflows` for every new ticket (from source, without a .pyc).
+RUN pip install . && find /app -name __pycache__ -prune -exec rm -rf {} + \
+    && python -m compileall -q "$(python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
 
 RUN useradd --system --uid 10001 --home-dir /app ticketclock
 USER ticketclock

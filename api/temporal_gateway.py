@@ -17,7 +17,7 @@ import re
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from temporalio.client import (
@@ -40,6 +40,7 @@ from temporalio.common import (
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from api.actions import ActionName
 from api.schemas import TicketSummary
 from policies.snapshot import Clock
 from workflows.contract import (
@@ -60,24 +61,6 @@ from workflows.ticket import TicketWorkflow
 log = logging.getLogger(__name__)
 
 FINGERPRINT_MEMO = "request_fingerprint"
-
-ActionName = Literal[
-    "acknowledge",
-    "agent_update",
-    "request_customer_info",
-    "customer_reply",
-    "complete_intake",
-    "engineering_ack",
-    "assign_incident_commander",
-    "change_severity",
-    "mitigate",
-    "resolve",
-    "reopen",
-    "close",
-    "open_review",
-    "complete_review",
-    "escalate",
-]
 
 
 # -- what the gateway raises --------------------------------------------------------------------

@@ -18,6 +18,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.workflow import _Definition
 
+from api.actions import ACTIONS
 from api.app import create_app
 from api.schemas import CreateTicket, TicketFilters, TicketSummary
 from api.temporal_gateway import (
@@ -30,7 +31,6 @@ from api.temporal_gateway import (
     TicketRows,
     _translated,
 )
-from api.tickets import ACTIONS
 from api.visibility import list_query, literal
 from policies.snapshot import Clock
 from ticketclock.settings import ApiToken, Settings

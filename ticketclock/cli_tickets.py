@@ -23,27 +23,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import httpx
 from pydantic import BaseModel
 
+from api.actions import ACTIONS as ACTION_ROUTES
 from policies.durations import DurationError, parse_duration
 from ticketclock.settings import SettingsError, load_settings
 from workflows.contract import InvalidTicketKey, validate_ticket_key
-from workflows.messages import (
-    Acknowledge,
-    AgentUpdate,
-    AssignIncidentCommander,
-    ChangeSeverity,
-    Close,
-    CompleteIntake,
-    CompleteReview,
-    CustomerReply,
-    EngineeringAck,
-    Escalate,
-    Mitigate,
-    OpenReview,
-    Reopen,
-    RequestCustomerInfo,
-    Resolve,
-    TicketStatus,
-)
+from workflows.messages import TicketStatus
 
 PROG = "ticketclock tickets"
 TIMEOUT_S = 30.0
@@ -80,22 +64,13 @@ class ActionSpec:
         )
 
 
+# A command is its path with "/" as "-", save where a singular reads better on a command line.
+_COMMAND_FOR_PATH = {"updates": "update", "customer-replies": "customer-reply"}
 ACTIONS: dict[str, ActionSpec] = {
-    "acknowledge": ActionSpec("acknowledge", Acknowledge),
-    "update": ActionSpec("updates", AgentUpdate),
-    "customer-reply": ActionSpec("customer-replies", CustomerReply),
-    "waiting-on-customer": ActionSpec("waiting-on-customer", RequestCustomerInfo),
-    "intake": ActionSpec("intake", CompleteIntake),
-    "engineering-ack": ActionSpec("engineering-ack", EngineeringAck),
-    "incident-commander": ActionSpec("incident-commander", AssignIncidentCommander),
-    "severity": ActionSpec("severity", ChangeSeverity),
-    "mitigate": ActionSpec("mitigate", Mitigate),
-    "resolve": ActionSpec("resolve", Resolve),
-    "reopen": ActionSpec("reopen", Reopen),
-    "close": ActionSpec("close", Close),
-    "review-open": ActionSpec("review/open", OpenReview),
-    "review-complete": ActionSpec("review/complete", CompleteReview),
-    "escalate": ActionSpec("escalate", Escalate),
+    _COMMAND_FOR_PATH.get(route.path, route.path.replace("/", "-")): ActionSpec(
+        route.path, route.model
+    )
+    for route in ACTION_ROUTES
 }
 
 # Body field -> the flag that sets it (a field not listed is `--<field>`).
