@@ -8,7 +8,7 @@ from fastapi import Depends, Path, Request
 
 from api.temporal_gateway import TicketGateway
 from policies.catalog import Catalog
-from workflows.contract import validate_ticket_key
+from workflows.contract import TICKET_KEY_JSON_SCHEMA, validate_ticket_key
 
 
 def _gateway(request: Request) -> TicketGateway:
@@ -27,6 +27,8 @@ def _ticket_key(
         Path(
             description="The ticket key given at creation (A-Z a-z 0-9 . _ : -).",
             examples=["ZD-48213"],
+            # Documented, not enforced here: `validate_ticket_key` answers with a clearer message.
+            json_schema_extra=dict(TICKET_KEY_JSON_SCHEMA),
         ),
     ],
 ) -> str:

@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.temporal_gateway import (
@@ -30,6 +31,8 @@ from workflows.contract import InvalidTicketKey
 log = logging.getLogger(__name__)
 
 RETRY_AFTER_S = "5"
+# FastAPI's 400 detail when a request body cannot be read as JSON text at all.
+BODY_PARSE_FAILED = "There was an error parsing the body"
 
 
 class ApiError(Exception):
@@ -90,6 +93,12 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     # Input values are left out on purpose: they may be large, and they are the caller's own data.
     details = []
     for err in exc.errors():
+        if err.get("type") == "json_invalid":
+            # loc is ("body", <character offset>): the field is the body itself.
+            at = err.get("loc", ("body", "?"))[-1]
+            why = (err.get("ctx") or {}).get("error", "invalid JSON")
+            details.append({"field": "body", "message": f"body: not JSON ({why} at {at})"})
+            continue
         field = field_path(err.get("loc", ()))
         details.append({"field": field, "message": _validation_message(field, err.get("msg", ""))})
     first = details[0] if details else {"field": "body", "message": "body: invalid request"}
@@ -103,8 +112,30 @@ async def _api_error(_: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status, exc.type, exc.message, field=exc.field, headers=exc.headers)
 
 
-async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route serves at this path (Starlette names only the first route's)."""
+    allowed = []
+    for method in _METHODS:
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] == Match.FULL for route in request.app.router.routes):
+            allowed.append(method)
+    return ", ".join(allowed)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 405:
+        headers = {**(exc.headers or {}), "Allow": _allowed_methods(request)}
+        message = f"method {request.method} not allowed here; allowed: {headers['Allow']}"
+        return error_response(405, "MethodNotAllowed", message, headers=headers)
+    if exc.status_code == 400 and exc.detail == BODY_PARSE_FAILED:
+        # FastAPI's answer to a body that is not even text (say, invalid UTF-8): bad input like
+        # any other, so 422 naming the body, as documented for every route that takes one.
+        message = "body: not JSON (it could not be decoded as UTF-8 text)"
+        return error_response(422, "ValidationError", message, field="body")
     kinds = {404: "NotFound", 405: "MethodNotAllowed", 413: "PayloadTooLarge"}
     return error_response(
         exc.status_code,

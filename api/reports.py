@@ -61,6 +61,15 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     422: {"model": ErrorBody, "description": "Bad query parameter; `field` names it."},
     503: {"model": ErrorBody, "description": "Temporal is unreachable."},
 }
+# The HTML page's errors are JSON like every other error (a `model` would be documented as
+# text/html, the route's media type); ErrorBody's schema is in components via the JSON routes.
+_HTML_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {
+        "description": spec["description"],
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+    }
+    for status, spec in _ERRORS.items()
+}
 
 
 class ReportParams(BaseModel):
@@ -245,7 +254,7 @@ async def get_sla_report(
     "/sla.html",
     summary="The same report as a self-contained HTML page (inline SVG charts)",
     response_class=HTMLResponse,
-    responses=_ERRORS,
+    responses=_HTML_ERRORS,
 )
 async def get_sla_report_html(
     params: Params, _: CanRead, source: Source, catalog: CatalogDep

@@ -15,7 +15,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 
 from policies.customer import Customer
 from policies.snapshot import Clock, WarningInstant
-from workflows.contract import validate_ticket_key
+from workflows.contract import TICKET_KEY_JSON_SCHEMA, validate_ticket_key
 from workflows.messages import TicketStatus
 
 # Tier and severity filters are matched against search attributes: a narrow alphabet, no quotes.
@@ -68,6 +68,8 @@ class CreateTicket(TicketTerms):
 
     key: str = Field(
         description="Opaque helpdesk ticket key (1-128 of A-Z a-z 0-9 . _ : -); never an email.",
+        # Documented for clients and fuzzers; enforced by `_key`, whose message names the field.
+        json_schema_extra=dict(TICKET_KEY_JSON_SCHEMA),
         examples=["ZD-48213"],
     )
     policy: str = Field(

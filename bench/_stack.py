@@ -57,6 +57,7 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
+from api.temporal_gateway import TemporalGateway
 from policies.catalog import load_catalog
 from policies.snapshot import ResolvedSla
 from tests.receivers import ReceivedRequest, WebhookReceiver, free_port
@@ -625,6 +626,22 @@ class Stack:
             id=ticket_workflow_id(key),
             task_queue=self.task_queue,
         )
+
+    async def create_ticket(
+        self, key: str, sla: ResolvedSla, *, subject: str | None = None
+    ) -> WorkflowHandle[TicketWorkflow, TicketView]:
+        """Open a ticket the way `POST /v1/tickets` does (the API's gateway: update-with-start
+        with the `opened` Update, search attributes, memo, summary), minus HTTP."""
+
+        async def client() -> Client:
+            return self.client
+
+        gateway = TemporalGateway(client, task_queue=self.task_queue)
+        ticket = TicketInput(key=key, sla=sla, opened_at=_now(), subject=subject)
+        await gateway.start_ticket(
+            ticket, fingerprint=key, summary=subject or key, details=f"bench ticket {key}"
+        )
+        return self.client.get_workflow_handle_for(TicketWorkflow.run, ticket_workflow_id(key))
 
     async def close(self) -> None:
         for proc in (self.api, self.worker):

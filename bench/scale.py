@@ -6,8 +6,9 @@ Opens `--tickets` tickets (the `drill-seconds` policy with day-long targets, so 
 one worker subprocess, waits until the worker is idle, then reports:
 
 - worker RSS and dev server RSS (and the SQLite file's size) with every ticket open;
-- events per ticket for a typical life (create, acknowledge, 3 updates, resolve, open and complete
-  the review), counted from that ticket's real history (`fetch_history`), and its size as JSON;
+- events per ticket for a typical life (created as the API creates it, acknowledge, 3 updates,
+  resolve, open and complete the review), counted from that ticket's real history
+  (`fetch_history`), and its size as JSON;
 - time to recover the worker cache after a restart: the worker is stopped and started again, and
   the clock runs until `--recover` `status` queries on distinct tickets have all answered (each
   one replays its ticket's history into the new worker's cache).
@@ -44,7 +45,7 @@ IDLE_LIMIT_S = 900.0  # how long the worker may take to work through the opened 
 async def typical_life(stack: Stack) -> tuple[int, int, list[str]]:
     """Events and history bytes of one ticket taken through a typical life."""
     key = f"LIFE-{uuid.uuid4().hex[:6]}"
-    handle = await stack.open_ticket(key, stack.resolve("sev1"), subject="typical life")
+    handle = await stack.create_ticket(key, stack.resolve("sev1"), subject="typical life")
     steps: list[tuple[str, Any, Any]] = [
         ("acknowledge", TicketWorkflow.acknowledge, Acknowledge(actor="agent:a", message="on it")),
         *[

@@ -254,10 +254,24 @@ async def test_create_bad_input_is_422_naming_the_field(
     assert gateway.tickets == {}
 
 
-async def test_malformed_json_is_422(http: httpx.AsyncClient) -> None:
+@pytest.mark.parametrize(
+    ("path", "content", "why"),
+    [
+        ("/v1/tickets", b"{not json", "Expecting property name"),
+        ("/v1/tickets/ZD-1/close", b'{"actor": "agent:jane",', "Expecting property name"),
+        ("/v1/tickets", b"\xff\xfe{", "UTF-8"),
+        ("/v1/tickets/ZD-1/acknowledge", b"\x81\x82", "UTF-8"),
+    ],
+)
+async def test_a_body_that_is_not_json_is_422_naming_the_body(
+    http: httpx.AsyncClient, gateway: FakeGateway, path: str, content: bytes, why: str
+) -> None:
     headers = {**AUTH, "Content-Type": "application/json"}
-    resp = await http.post("/v1/tickets", content=b"{not json", headers=headers)
-    assert_error(resp, 422, None, "ValidationError")
+    resp = await http.post(path, content=content, headers=headers)
+    assert_error(resp, 422, "body", "ValidationError")
+    assert resp.json()["error"]["message"].startswith("body: not JSON")
+    assert why in resp.json()["error"]["message"]
+    assert gateway.tickets == {}
 
 
 # -- actions -----------------------------------------------------------------------------------
@@ -569,3 +583,52 @@ async def test_client_is_created_lazily_retried_and_reused() -> None:
     assert await gateway.client() is client
     assert await gateway.client() is client
     assert calls == 2
+
+
+async def test_every_documented_error_is_json_with_the_error_body(http: httpx.AsyncClient) -> None:
+    """Errors are JSON on every route, the HTML report's included; the spec must say so."""
+    spec = (await http.get("/openapi.json")).json()
+    checked = 0
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            for status, response in operation["responses"].items():
+                if not status.startswith(("4", "5")):
+                    continue
+                content = response.get("content", {})
+                assert list(content) == ["application/json"], (method, path, status)
+                schema = content["application/json"]["schema"]
+                assert schema["$ref"].rsplit("/", 1)[-1] == "ErrorBody", (method, path, status)
+                checked += 1
+    assert checked > 50
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("DELETE", "/v1/tickets", "GET, POST"),
+        ("OPTIONS", "/v1/tickets", "GET, POST"),
+        ("PUT", "/v1/tickets/ZD-1", "GET"),
+        ("GET", "/v1/tickets/ZD-1/close", "POST"),
+    ],
+)
+async def test_405_lists_every_method_the_path_serves(
+    http: httpx.AsyncClient, method: str, path: str, allowed: str
+) -> None:
+    resp = await http.request(method, path, headers=AUTH)
+    assert resp.status_code == 405, resp.text
+    assert resp.headers["allow"] == allowed
+    assert resp.json()["error"]["type"] == "MethodNotAllowed"
+
+
+async def test_the_spec_documents_the_ticket_key_rule(http: httpx.AsyncClient) -> None:
+    """Clients (and the fuzz drill) learn the key rule from the spec; it matches the check."""
+    import re
+
+    spec = (await http.get("/openapi.json")).json()
+    path_key = spec["paths"]["/v1/tickets/{key}"]["get"]["parameters"][0]["schema"]
+    body_key = spec["components"]["schemas"]["CreateTicket"]["properties"]["key"]
+    for schema in (path_key, body_key):
+        pattern = re.compile(schema["pattern"])
+        assert pattern.search("ZD-48213") and pattern.search("a" * 128)
+        assert not pattern.search("has space") and not pattern.search("a" * 129)
+        assert not pattern.search("ok/../x") and not pattern.search("")

@@ -14,6 +14,12 @@ WORKFLOW_ID_PREFIX = "ticket-"
 
 # Keys are opaque helpdesk identifiers; never customer names or emails (IDs are shown everywhere).
 TICKET_KEY_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+# The same rule for OpenAPI (JSON Schema patterns are unanchored searches, hence ^...$).
+TICKET_KEY_JSON_SCHEMA: dict[str, str | int] = {
+    "pattern": f"^{TICKET_KEY_PATTERN.pattern}$",
+    "minLength": 1,
+    "maxLength": 128,
+}
 
 
 class InvalidTicketKey(ValueError):
