@@ -305,3 +305,27 @@ async def test_create_without_a_worker_is_durable_and_answers_once_one_runs(
             assert first.due_at == opened + timedelta(seconds=60)
     finally:
         await handle.terminate("test finished")
+
+
+async def test_an_ended_ticket_keeps_its_key(stack: tuple[httpx.AsyncClient, Client]) -> None:
+    """Update-with-start refuses a key whose workflow has ended (REJECT_DUPLICATE): the same body
+    is a retry (200, the ticket as it ended), another body a conflict (409), no second run."""
+    http, client = stack
+    key = unique("ENDED")
+    body = {"key": key, "policy": "confluence-health-check", "tier": "standard", "severity": "sev3"}
+    assert (await http.post("/v1/tickets", json=body)).status_code == 201
+    closed = await http.post(f"/v1/tickets/{key}/close", json={"actor": "agent:jane"})
+    assert closed.status_code == 200, closed.text
+    handle = client.get_workflow_handle(ticket_workflow_id(key))
+    first_run = (await handle.describe()).run_id
+    # A closed ticket waits out its 7-day reopen window; an operator ends it now.
+    await handle.terminate("test: ended early")
+
+    again = await http.post("/v1/tickets", json=body)
+    assert again.status_code == 200, again.text
+    assert again.json()["status"] == "closed"
+    conflict = await http.post("/v1/tickets", json={**body, "severity": "sev2"})
+    assert conflict.status_code == 409, conflict.text
+    description = await handle.describe()
+    assert description.run_id == first_run
+    assert description.status == WorkflowExecutionStatus.TERMINATED
