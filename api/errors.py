@@ -175,7 +175,7 @@ async def _refused(_: Request, exc: Exception) -> JSONResponse:
 
 
 async def _bad_cursor(_: Request, exc: Exception) -> JSONResponse:
-    message = "cursor: not a cursor from this API"
+    message = "cursor: not a cursor this API handed out for these filters"
     return error_response(422, "ValidationError", message, field="cursor")
 
 

@@ -164,7 +164,8 @@ class TicketFilters(_Body):
     cursor: str | None = Field(
         None,
         pattern=r"^[A-Za-z0-9_-]{1,4096}$",
-        description="`next_cursor` of the previous page.",
+        description="`next_cursor` of the previous page, with the same filters (a cursor is bound"
+        " to the filters it was handed out for).",
     )
 
 

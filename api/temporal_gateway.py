@@ -9,8 +9,6 @@ in-memory fake that raises the same ones.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import contextlib
 import logging
 import re
@@ -133,20 +131,6 @@ class TicketGateway(Protocol):
     async def ready(self) -> None:
         """Return if Temporal answers a cheap call quickly; `TemporalUnavailable` otherwise."""
         ...
-
-
-def encode_cursor(token: bytes | None) -> str | None:
-    return base64.urlsafe_b64encode(token).decode().rstrip("=") if token else None
-
-
-def decode_cursor(cursor: str | None) -> bytes | None:
-    if not cursor:
-        return None
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        return base64.b64decode(padded, altchars=b"-_", validate=True)
-    except (binascii.Error, ValueError):
-        raise InvalidPageToken(cursor) from None
 
 
 def initial_state(ticket: TicketInput) -> TicketStatus:

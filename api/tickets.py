@@ -12,9 +12,10 @@ from fastapi import APIRouter, Body, Query, Response
 
 from api.actions import ACTIONS, ActionRoute
 from api.auth import CanAct, CanCreate, CanRead
+from api.cursor import decode_cursor, encode_cursor
 from api.deps import CatalogDep, Gateway, TicketKey
 from api.schemas import CreateTicket, ErrorBody, TicketFilters, TicketPage
-from api.temporal_gateway import TicketExists, decode_cursor, encode_cursor
+from api.temporal_gateway import TicketExists
 from api.visibility import list_query
 from policies.snapshot import Clock, ResolvedSla
 from workflows.messages import Explanation, TicketInput, TicketView
@@ -120,10 +121,10 @@ async def list_tickets(
     """Filters combine with AND; visibility is eventually consistent (a second or so behind)."""
     if filters.policy is not None:
         catalog.get(filters.policy)  # PolicyError -> 422 naming `policy`
-    page = await gateway.list_tickets(
-        list_query(filters), page_size=filters.limit, page_token=decode_cursor(filters.cursor)
-    )
-    return TicketPage(items=page.items, next_cursor=encode_cursor(page.next_page_token))
+    query = list_query(filters)
+    token = decode_cursor(filters.cursor, query)  # refused here, before Temporal sees it
+    page = await gateway.list_tickets(query, page_size=filters.limit, page_token=token)
+    return TicketPage(items=page.items, next_cursor=encode_cursor(page.next_page_token, query))
 
 
 @router.get(

@@ -6,6 +6,7 @@ and a real worker.
 
 from __future__ import annotations
 
+import base64
 import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -416,6 +417,33 @@ async def test_list_builds_the_query_and_pages(
     resp = await http.get("/v1/tickets", params={**params, "cursor": cursor}, headers=AUTH)
     assert resp.json()["next_cursor"] is None
     assert gateway.queries[-1][2] == b"\x00\xfftoken/+="
+
+
+async def test_a_cursor_only_pages_the_filters_it_came_from(
+    http: httpx.AsyncClient, gateway: FakeGateway
+) -> None:
+    """Foreign, tampered or other-filter cursors are refused before Temporal sees them."""
+    gateway.next_token = b"page-2-of-kong"
+    kong = {"policy": "kong", "limit": "2"}
+    cursor = (await http.get("/v1/tickets", params=kong, headers=AUTH)).json()["next_cursor"]
+    asked = len(gateway.queries)
+    raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+    tampered = base64.urlsafe_b64encode(raw[:-1] + bytes([raw[-1] ^ 1])).decode().rstrip("=")
+    bare_token = base64.urlsafe_b64encode(b"page-2-of-kong").decode().rstrip("=")
+    refused = [
+        {**kong, "policy": "confluent-cloud", "cursor": cursor},  # other filters
+        {**kong, "cursor": tampered},
+        {**kong, "cursor": bare_token},  # Temporal's token without the seal
+        {**kong, "cursor": "AAAA"},
+    ]
+    for params in refused:
+        resp = await http.get("/v1/tickets", params=params, headers=AUTH)
+        assert_error(resp, 422, "cursor")
+        assert "these filters" in resp.json()["error"]["message"]
+    assert len(gateway.queries) == asked
+    ok = await http.get("/v1/tickets", params={**kong, "cursor": cursor}, headers=AUTH)
+    assert ok.status_code == 200, ok.text
+    assert gateway.queries[-1][2] == b"page-2-of-kong"
 
 
 @pytest.mark.parametrize(
