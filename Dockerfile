@@ -12,6 +12,7 @@ WORKDIR /app
 # The package and its pinned dependencies (pyproject.toml), from PyPI.
 COPY pyproject.toml README.md ./
 COPY policies ./policies
+COPY plumbing ./plumbing
 COPY workflows ./workflows
 COPY activities ./activities
 COPY api ./api

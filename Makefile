@@ -30,7 +30,7 @@ lint: $(STAMP) ## ruff
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP) ## mypy
-	$(BIN)/mypy policies workflows activities api ticketclock
+	$(BIN)/mypy policies plumbing workflows activities api ticketclock
 
 pytest: $(STAMP) browser ## the pytest suite
 	$(BIN)/pytest -q

@@ -10,8 +10,8 @@ from datetime import date, datetime
 
 from temporalio import activity
 
+from activities import metrics
 from policies.snapshot import ResolvedSla
-from ticketclock import metrics
 from workflows.messages import DeadlineRequest, DeadlineResult, WarningResult
 
 

@@ -22,10 +22,9 @@ import httpx
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities import mail, routing, slack
+from activities import mail, metrics, routing, slack
 from activities.webhook import encode_body, verify_signature, webhook_headers, webhook_payload
-from ticketclock import metrics
-from ticketclock.settings import Settings
+from plumbing.settings import Settings
 from workflows.messages import DeliveryRequest, DeliveryResult, NotificationRequest
 
 __all__ = [

@@ -7,7 +7,7 @@ in docs/notifications.md; keep the two in step.
 
 from __future__ import annotations
 
-from ticketclock.settings import Settings
+from plumbing.settings import Settings
 from workflows.messages import NotificationRequest
 
 WEBHOOK = "webhook"

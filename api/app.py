@@ -20,9 +20,9 @@ from api.deps import Gateway
 from api.errors import install_error_handlers
 from api.schemas import ErrorBody
 from api.temporal_gateway import TemporalGateway, TicketGateway
+from plumbing.settings import Settings, load_settings
+from plumbing.telemetry import instrument_api
 from policies.catalog import Catalog, load_catalog
-from ticketclock.settings import Settings, load_settings
-from ticketclock.telemetry import instrument_api
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ def create_app(
     catalog: Catalog | None = None,
 ) -> FastAPI:
     """The API. `gateway` replaces Temporal entirely (handler tests); `client_factory` only how
-    the client is made (default: `ticketclock.temporal_client.connect(settings)`)."""
+    the client is made (default: `plumbing.temporal_client.connect(settings)`)."""
     settings = settings or load_settings()
     if gateway is None:
         if client_factory is None:
@@ -92,7 +92,7 @@ def create_app(
 
 
 def _default_client_factory(settings: Settings) -> Callable[[], Awaitable[Client]]:
-    from ticketclock.temporal_client import connect
+    from plumbing.temporal_client import connect
 
     async def factory() -> Client:
         return await connect(settings)

@@ -17,7 +17,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.errors import ApiError
-from ticketclock.settings import ApiToken
+from plumbing.settings import ApiToken
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 No second store: tickets come from Temporal visibility (workflows started in [from, to), running
 and closed alike), and each one's ledger from the workflow itself: the `status` query while it
-runs, its result once completed. The arithmetic is `ticketclock.report.build_report`, a pure
+runs, its result once completed. The arithmetic is `api.report.build_report`, a pure
 function over those ledgers.
 """
 
@@ -28,12 +28,12 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.auth import CanRead
 from api.deps import CatalogDep
 from api.errors import ApiError
+from api.report import GroupBy, ReportQuery, Skipped, SlaReport, build_report
+from api.report_html import CONTENT_SECURITY_POLICY, render_html
 from api.schemas import ErrorBody
 from api.temporal_gateway import TemporalUnavailable
 from api.visibility import WORKFLOW_TYPE, literal
 from policies.catalog import Catalog
-from ticketclock.report import GroupBy, ReportQuery, Skipped, SlaReport, build_report
-from ticketclock.report_html import CONTENT_SECURITY_POLICY, render_html
 from workflows.contract import SA_POLICY, InvalidTicketKey, ticket_key_from_workflow_id
 from workflows.messages import TicketView
 from workflows.ticket import TicketWorkflow

@@ -58,12 +58,12 @@ from temporalio.client import (
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.temporal_gateway import TemporalGateway
+from plumbing.binaries import temporal_cli
+from plumbing.settings import Settings
+from plumbing.temporal_client import TemporalConnectError, connect
 from policies.catalog import load_catalog
 from policies.snapshot import ResolvedSla
 from tests.receivers import ReceivedRequest, WebhookReceiver, free_port
-from ticketclock.binaries import temporal_cli
-from ticketclock.settings import Settings
-from ticketclock.temporal_client import TemporalConnectError, connect
 from workflows.contract import SEARCH_ATTRIBUTES, search_attribute_cli_flags, ticket_workflow_id
 from workflows.messages import Acknowledge, TicketInput, TicketView
 from workflows.ticket import TicketWorkflow

@@ -15,7 +15,7 @@ from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from ticketclock.binaries import temporal_cli, temporal_test_server
+from plumbing.binaries import temporal_cli, temporal_test_server
 from workflows.contract import SEARCH_ATTRIBUTES
 
 if TYPE_CHECKING:

@@ -19,9 +19,9 @@ from temporalio.testing import WorkflowEnvironment
 from api.app import create_app
 from api.temporal_gateway import TemporalGateway, TemporalUnavailable, TicketExists
 from api.visibility import literal
+from plumbing.settings import ApiToken, Settings
 from tests.conftest import unique
 from tests.slas import quick_sla
-from ticketclock.settings import ApiToken, Settings
 from ticketclock.worker import build_worker
 from workflows.contract import ticket_workflow_id
 from workflows.messages import TicketInput

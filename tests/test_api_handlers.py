@@ -33,8 +33,8 @@ from api.temporal_gateway import (
     _translated,
 )
 from api.visibility import list_query, literal
+from plumbing.settings import ApiToken, Settings
 from policies.snapshot import Clock
-from ticketclock.settings import ApiToken, Settings
 from workflows.contract import ticket_workflow_id
 from workflows.messages import Action, Explanation, TicketInput, TicketStatus, TicketView
 from workflows.ticket import TicketWorkflow

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from ticketclock.settings import ENV_NAMES
+from plumbing.settings import ENV_NAMES
 from workflows.contract import SEARCH_ATTRIBUTES, search_attribute_cli_flags
 
 ROOT = Path(__file__).resolve().parents[1]

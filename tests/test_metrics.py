@@ -18,14 +18,14 @@ from temporalio.exceptions import ApplicationError
 from temporalio.runtime import Runtime
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
+from activities import metrics
 from activities.deadlines import compute_deadline
 from activities.notify import Notifier
+from plumbing.settings import Settings
 from policies.snapshot import Clock, ResolvedSla
 from tests.conftest import unique
 from tests.receivers import WebhookReceiver, free_port
 from tests.slas import quick_sla, target
-from ticketclock import metrics
-from ticketclock.settings import Settings
 from ticketclock.worker import build_worker, metrics_runtime
 from workflows.contract import ticket_workflow_id
 from workflows.messages import (

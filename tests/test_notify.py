@@ -29,8 +29,8 @@ from activities.notify import (
     webhook_payload,
 )
 from activities.webhook import encode_body
+from plumbing.settings import Settings
 from tests.receivers import SmtpReceiver, WebhookReceiver, free_port
-from ticketclock.settings import Settings
 from workflows.messages import DeliveryRequest, DeliveryResult, NotificationRequest
 
 SECRET = "s3cret-webhook-signing-key"

@@ -25,9 +25,9 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
+from plumbing.binaries import temporal_cli
 from tests.conftest import unique
 from tests.test_api_e2e import ALL, Served, _settings
-from ticketclock.binaries import temporal_cli
 from ticketclock.worker import build_worker
 from workflows.contract import ticket_workflow_id
 from workflows.messages import TicketView

@@ -22,12 +22,12 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
+from plumbing.settings import Settings
 from policies import catalog as catalog_module
 from policies.catalog import load_catalog
 from policies.resolve import _business_calendar
 from policies.snapshot import _calendar_for
 from tests.conftest import unique
-from ticketclock.settings import Settings
 from ticketclock.worker import build_worker, workflow_runner
 from workflows.contract import ticket_workflow_id
 from workflows.messages import ChangeSeverity, TicketInput, TicketView

@@ -12,8 +12,7 @@ import httpx
 import pytest
 
 from api.app import create_app
-from policies.snapshot import Clock
-from ticketclock.report import (
+from api.report import (
     ReportQuery,
     Skipped,
     SlaReport,
@@ -21,8 +20,9 @@ from ticketclock.report import (
     percentile,
     render_text,
 )
-from ticketclock.report_html import render_html
-from ticketclock.settings import ApiToken, Settings
+from api.report_html import render_html
+from plumbing.settings import ApiToken, Settings
+from policies.snapshot import Clock
 from workflows.contract import ticket_workflow_id
 from workflows.messages import ClockCycle, CycleStatus, TicketStatus, TicketView
 

@@ -18,11 +18,11 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
+from plumbing.settings import ApiToken, Settings
 from tests.conftest import unique
 from tests.receivers import free_port
 from tests.test_api_e2e import Served
 from ticketclock.cli import main
-from ticketclock.settings import ApiToken, Settings
 from ticketclock.worker import build_worker
 from workflows.contract import ticket_workflow_id
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from temporalio.service import TLSConfig
 
-from ticketclock.settings import (
+from plumbing.settings import (
     ENV_NAMES,
     SCOPES,
     ApiToken,
@@ -20,7 +20,7 @@ from ticketclock.settings import (
     data_path,
     load_settings,
 )
-from ticketclock.temporal_client import TemporalConnectError, connect, tls_config
+from plumbing.temporal_client import TemporalConnectError, connect, tls_config
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "tok-" + "x" * 28
@@ -209,7 +209,7 @@ def test_readme_documents_every_variable() -> None:
     assert sorted(name for name in ENV_NAMES if f"`{name}`" not in readme) == []
 
 
-# -- how the settings reach Temporal (ticketclock.temporal_client) --------------------------------
+# -- how the settings reach Temporal (plumbing.temporal_client) --------------------------------
 def test_plaintext_unless_told() -> None:
     assert tls_config(load_settings({})) is None
 

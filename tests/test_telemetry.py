@@ -19,12 +19,12 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
+from plumbing import telemetry
+from plumbing.settings import ApiToken, Settings
+from plumbing.temporal_client import connect
 from tests.conftest import unique
 from tests.receivers import WebhookReceiver
 from tests.test_api_e2e import Served
-from ticketclock import telemetry
-from ticketclock.settings import ApiToken, Settings
-from ticketclock.temporal_client import connect
 from ticketclock.worker import build_worker
 
 TOKEN = "otel-all-scopes-token-0123456789"
@@ -52,7 +52,7 @@ async def served(
     dev_env: WorkflowEnvironment,
 ) -> AsyncIterator[tuple[httpx.AsyncClient, WebhookReceiver, Client]]:
     """The API and the worker as production builds them: `create_app` connecting through
-    `ticketclock.temporal_client.connect`, and `build_worker` on the session's untraced client
+    `plumbing.temporal_client.connect`, and `build_worker` on the session's untraced client
     (so the worker must add tracing itself)."""
     async with WebhookReceiver() as hook:
         client = dev_env.client

@@ -36,8 +36,8 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
+from plumbing.binaries import temporal_cli
 from tests.test_api_e2e import ALL, Served, _settings
-from ticketclock.binaries import temporal_cli
 from ticketclock.worker import build_worker
 from workflows.contract import SEARCH_ATTRIBUTES, ticket_workflow_id
 

@@ -15,10 +15,10 @@ from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
+from plumbing.settings import Settings
 from policies.snapshot import Clock, ResolvedSla
 from tests.conftest import unique
 from tests.slas import quick_sla, target
-from ticketclock.settings import Settings
 from ticketclock.worker import build_worker
 from workflows.contract import ticket_workflow_id
 from workflows.messages import (

@@ -8,15 +8,15 @@ from typing import TYPE_CHECKING
 
 from temporalio.client import Client
 
-from ticketclock.settings import Settings, SettingsError, load_settings
-from ticketclock.temporal_client import connect
+from plumbing.settings import Settings, SettingsError, load_settings
+from plumbing.temporal_client import connect
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
 
 def build_app(settings: Settings) -> FastAPI:
-    """The FastAPI app; it connects to Temporal lazily, through `ticketclock.temporal_client`."""
+    """The FastAPI app; it connects to Temporal lazily, through `plumbing.temporal_client`."""
     from api.app import create_app
 
     async def client_factory() -> Client:

@@ -16,8 +16,8 @@ from typing import Any
 
 import httpx
 
+from plumbing.settings import Settings, SettingsError, data_path, load_settings
 from ticketclock.devstack import TOKEN_FILENAME
-from ticketclock.settings import Settings, SettingsError, data_path, load_settings
 
 # Customer attributes a policy may use to pick a calendar; each ticket takes the next one.
 _CUSTOMERS = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ticketclock.settings import SettingsError, load_settings
+from plumbing.settings import SettingsError, load_settings
 
 
 def _run(args: argparse.Namespace) -> int:

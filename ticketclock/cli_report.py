@@ -20,9 +20,9 @@ from typing import Any
 import httpx
 from pydantic import ValidationError
 
-from ticketclock.report import GROUP_BYS, SlaReport, render_text
-from ticketclock.report_html import render_html
-from ticketclock.settings import SettingsError, load_settings
+from api.report import GROUP_BYS, SlaReport, render_text
+from api.report_html import render_html
+from plumbing.settings import SettingsError, load_settings
 
 FORMATS = ("text", "json", "html")
 

@@ -24,8 +24,8 @@ import httpx
 from pydantic import BaseModel
 
 from api.actions import ACTIONS as ACTION_ROUTES
+from plumbing.settings import SettingsError, load_settings
 from policies.durations import DurationError, parse_duration
-from ticketclock.settings import SettingsError, load_settings
 from workflows.contract import InvalidTicketKey, validate_ticket_key
 from workflows.messages import TicketStatus
 

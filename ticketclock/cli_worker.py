@@ -7,8 +7,8 @@ import asyncio
 import logging
 import sys
 
-from ticketclock.settings import SettingsError, load_settings
-from ticketclock.temporal_client import TemporalConnectError
+from plumbing.settings import SettingsError, load_settings
+from plumbing.temporal_client import TemporalConnectError
 
 
 def configure_logging() -> None:

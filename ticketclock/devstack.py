@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import IO, Any
 
-from ticketclock.binaries import temporal_cli
-from ticketclock.settings import Settings, data_path
+from plumbing.binaries import temporal_cli
+from plumbing.settings import Settings, data_path
 from workflows.contract import SEARCH_ATTRIBUTES, search_attribute_cli_flags
 
 DB_FILENAME = "temporal.sqlite"

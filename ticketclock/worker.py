@@ -23,10 +23,11 @@ from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities import metrics
 from activities.notify import Notifier
-from ticketclock import metrics, telemetry
-from ticketclock.settings import Settings
-from ticketclock.temporal_client import TemporalConnectError, connect, describe
+from plumbing import telemetry
+from plumbing.settings import Settings
+from plumbing.temporal_client import TemporalConnectError, connect, describe
 
 log = logging.getLogger("ticketclock.worker")
 

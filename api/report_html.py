@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import UTC
 from html import escape
 
-from ticketclock.report import ClockCounts, GroupStats, SlaReport, minutes_text
+from api.report import ClockCounts, GroupStats, SlaReport, minutes_text
 
 MET = "#2e7d32"
 BREACHED = "#c62828"

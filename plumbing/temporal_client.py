@@ -15,8 +15,8 @@ from temporalio.client import Client, Interceptor
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import TLSConfig
 
-from ticketclock.settings import Settings, SettingsError
-from ticketclock.telemetry import with_tracing
+from plumbing.settings import Settings, SettingsError
+from plumbing.telemetry import with_tracing
 
 
 class TemporalConnectError(RuntimeError):
