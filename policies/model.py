@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from policies.durations import Duration, DurationError, parse_duration
-from policies.snapshot import Clock
+from policies.snapshot import Clock, LifecycleRules
 
 WEEKDAY = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WILDCARD = "*"  # in `targets`, a tier key that applies to every tier
@@ -211,6 +211,11 @@ class Policy(_Strict):
     channel_defaults: tuple[ChannelDefault, ...] = ()
     rules: Rules = Rules()
     intake: Intake | None = None
+    lifecycle: LifecycleRules = Field(
+        LifecycleRules(),
+        description="What a reopen restarts, whether the update cadence pauses while waiting on"
+        " the customer, when the review clock starts; each with its clause or ASSUMPTION.",
+    )
 
     # -- lookups ----------------------------------------------------------------------------
     def severity_ids(self) -> list[str]:
@@ -339,7 +344,20 @@ class _Checker:
             for i, text in enumerate(settings.warnings or ()):
                 self.warning(f"clocks.{clock.value}.warnings[{i}]", text)
         self.duration("reopen_window", self.p.reopen_window, business_ok=False)
+        self.lifecycle()
         return self.out
+
+    def lifecycle(self) -> None:
+        life = self.p.lifecycle
+        restarts = life.reopen_restarts
+        if restarts not in (None, Clock.first_response, Clock.next_update):
+            self.add(
+                "lifecycle.reopen_restarts",
+                f"{restarts.value!r}: a reopen restarts first_response, next_update or none",
+            )
+        for name in ("reopen_restarts", "next_update_pauses", "review_starts"):
+            if not getattr(life, f"{name}_source").strip():
+                self.add(f"lifecycle.{name}_source", "required: the clause, or 'ASSUMPTION: <why>'")
 
     def identities(self) -> None:
         self.unique(

@@ -136,6 +136,7 @@ def resolve_policy(
         severities=tuple(terms),
         intake_required=policy.intake.required if policy.intake else (),
         reopen_window=parse_duration(policy.reopen_window).fixed,
+        lifecycle=policy.lifecycle,
     )
 
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import functools
 from datetime import date, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from policies.calendar import BusinessCalendar
 
@@ -90,6 +90,42 @@ class CalendarSnapshot(_Frozen):
         }
 
 
+class LifecycleRules(_Frozen):
+    """Rules of a ticket's life that a policy decides (never the workflow's code).
+
+    The defaults are the behaviour of every ticket started before these fields existed, so a
+    recorded snapshot without `lifecycle` replays exactly as it ran. Each catalogue file sets
+    every value with the clause it comes from, or `ASSUMPTION: <why>`.
+    """
+
+    reopen_restarts: Clock | None = Field(
+        None,
+        description="The clock a reopen starts afresh: first_response, next_update or none.",
+    )
+    reopen_restarts_source: str = "ASSUMPTION: a reopen restarts no clock (the behaviour before"
+    " the policy said so)"
+    next_update_pauses_while_waiting: bool = Field(
+        True, description="Does the update cadence pause while waiting on the customer?"
+    )
+    next_update_pauses_source: str = "ASSUMPTION: no update is owed while the customer holds the"
+    " ticket (the behaviour before the policy said so)"
+    review_starts_at: Literal["mitigation", "resolution"] = Field(
+        "mitigation",
+        description="When the post-incident review clock starts (resolution counts as mitigation"
+        " when there was none).",
+    )
+    review_starts_source: str = "ASSUMPTION: the review follows mitigation (the behaviour before"
+    " the policy said so)"
+
+    @field_validator("reopen_restarts", mode="before")
+    @classmethod
+    def _none_word(cls, value: Any) -> Any:
+        # TOML has no null: a catalogue file writes "none".
+        if isinstance(value, str) and value.strip().lower() in ("none", ""):
+            return None
+        return value
+
+
 class WarningInstant(_Frozen):
     at: datetime
     label: str
@@ -122,6 +158,7 @@ class ResolvedSla(_Frozen):
     severities: tuple[SeverityTerms, ...] = Field(description="Most severe first, for the tier.")
     intake_required: tuple[str, ...] = ()
     reopen_window: timedelta | None = None
+    lifecycle: LifecycleRules = LifecycleRules()
 
     # -- lookups -------------------------------------------------------------------------------
     def terms(self, severity: str | None = None) -> SeverityTerms:

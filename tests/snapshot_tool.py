@@ -104,6 +104,7 @@ def compute(policy_id: str, catalog: Catalog | None = None) -> dict[str, Any]:
     return {
         "policy": policy_id,
         "version": policy.version,
+        "lifecycle": policy.lifecycle.model_dump(mode="json"),
         "files": list(catalog.files(policy_id)),
         "cases": cases,
     }
@@ -117,6 +118,12 @@ def differences(expected: dict[str, Any], actual: dict[str, Any], limit: int = 1
     """Human-readable case differences between two snapshot documents."""
     old, new = expected.get("cases", {}), actual.get("cases", {})
     lines = []
+    for field in ("version", "lifecycle"):
+        if expected.get(field) != actual.get(field):
+            lines.append(
+                f"  {field}:\n    committed {json.dumps(expected.get(field))}\n    now       "
+                f"{json.dumps(actual.get(field))}"
+            )
     for key in sorted(set(old) | set(new)):
         if old.get(key) != new.get(key):
             lines.append(
@@ -153,7 +160,7 @@ def check() -> int:
             continue
         diff = differences(json.loads(path.read_text()), compute(policy_id, catalog))
         if diff:
-            print(f"{path}: deadlines changed:\n" + "\n".join(diff))
+            print(f"{path}: changed:\n" + "\n".join(diff))
             failed = True
     if failed:
         print("if the change is intended, run `make snapshots` and commit tests/snapshots/")

@@ -155,6 +155,16 @@ def cmd_show(args: argparse.Namespace) -> int:
             print(f"rule {rule}: {', '.join(value.severities)}")
     if p.intake is not None:
         print(f"intake required: {', '.join(p.intake.required)}")
+    life = p.lifecycle
+    print("lifecycle:")
+    restarts = life.reopen_restarts.value if life.reopen_restarts else "none"
+    print(f"  reopen restarts: {restarts} - {life.reopen_restarts_source}")
+    pauses = "yes" if life.next_update_pauses_while_waiting else "no"
+    print(
+        f"  next_update pauses while waiting on the customer: {pauses} - "
+        f"{life.next_update_pauses_source}"
+    )
+    print(f"  review starts at: {life.review_starts_at} - {life.review_starts_source}")
     return 0
 
 
