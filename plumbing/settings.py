@@ -6,8 +6,11 @@ TICKETCLOCK_* name the compose file sets is one of `ENV_NAMES`.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,6 +67,8 @@ class Settings:
     # Catalogue and observability.
     policy_dirs: tuple[str, ...] = ()
     metrics_port: int | None = None
+    # Payload encryption (plumbing/codec.py): ((key id, 32-byte key), ...), current first.
+    codec_keys: tuple[tuple[str, bytes], ...] = field(default=(), repr=False)
     # CLI for people.
     api_url: str | None = None
     cli_token: str | None = field(default=None, repr=False)
@@ -102,6 +107,7 @@ _ENV: dict[str, tuple[str, str]] = {
     "TICKETCLOCK_NOTIFY_TIMEOUT_S": ("notify_timeout_s", "float"),
     "TICKETCLOCK_POLICY_DIRS": ("policy_dirs", "paths"),
     "TICKETCLOCK_METRICS_PORT": ("metrics_port", "port"),
+    "TICKETCLOCK_CODEC_KEYS": ("codec_keys", "codec_keys"),
     "TICKETCLOCK_API_URL": ("api_url", "str"),
     "TICKETCLOCK_TOKEN": ("cli_token", "str"),
 }
@@ -132,6 +138,33 @@ def _parse_tokens(name: str, raw: str) -> tuple[ApiToken, ...]:
     return tuple(tokens)
 
 
+CODEC_KEY_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+def _parse_codec_keys(name: str, raw: str) -> tuple[tuple[str, bytes], ...]:
+    """`id:key,id:key,...`: each key 32 bytes in standard base64; the first one is current."""
+    keys: list[tuple[str, bytes]] = []
+    for i, item in enumerate(part.strip() for part in raw.split(",")):
+        key_id, sep, encoded = item.partition(":")
+        key_id = key_id.strip()
+        if not sep or not CODEC_KEY_ID.fullmatch(key_id):
+            raise SettingsError(
+                f"{name}[{i}]: expected id:key (id of 1-64 characters A-Z a-z 0-9 . _ -)"
+            )
+        try:
+            key = base64.b64decode(encoded.strip(), validate=True)
+        except (binascii.Error, ValueError):
+            raise SettingsError(f"{name}[{i}] ({key_id}): the key is not standard base64") from None
+        if len(key) != 32:
+            raise SettingsError(
+                f"{name}[{i}] ({key_id}): the key is {len(key)} bytes, AES-256 needs 32"
+            )
+        if any(key_id == known for known, _ in keys):
+            raise SettingsError(f"{name}[{i}]: key id {key_id!r} is listed twice")
+        keys.append((key_id, key))
+    return tuple(keys)
+
+
 def _parse(name: str, kind: str, raw: str) -> object:
     if kind == "str":
         return raw
@@ -155,6 +188,8 @@ def _parse(name: str, kind: str, raw: str) -> object:
         return tuple(part for part in raw.split(os.pathsep) if part)
     if kind == "tokens":
         return _parse_tokens(name, raw)
+    if kind == "codec_keys":
+        return _parse_codec_keys(name, raw)
     raise AssertionError(kind)
 
 

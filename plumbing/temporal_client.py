@@ -1,11 +1,13 @@
 """How ticketclock connects to Temporal: the worker, the API and the tools all call `connect`.
 
-Same data converter (pydantic), namespace and TLS / API-key handling everywhere, so the API and the
-worker can never disagree on how a payload is encoded or which cluster they talk to.
+Same data converter (pydantic, encrypted by `plumbing.codec` when TICKETCLOCK_CODEC_KEYS is set),
+namespace and TLS / API-key handling everywhere, so the API, the worker and the replayer can never
+disagree on how a payload is encoded or which cluster they talk to.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -13,8 +15,10 @@ from pathlib import Path
 import temporalio.runtime
 from temporalio.client import Client, Interceptor
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
 from temporalio.service import TLSConfig
 
+from plumbing.codec import EncryptionCodec
 from plumbing.settings import Settings, SettingsError
 from plumbing.telemetry import with_tracing
 
@@ -56,6 +60,29 @@ def tls_config(settings: Settings) -> bool | TLSConfig | None:
     return None
 
 
+def codec(
+    settings: Settings, runtime: temporalio.runtime.Runtime | None = None
+) -> EncryptionCodec | None:
+    """The payload codec for TICKETCLOCK_CODEC_KEYS (None when unset: payloads in plain JSON).
+
+    Failures are counted on `runtime`'s meter (the worker's Prometheus runtime), else the default
+    runtime's."""
+    if not settings.codec_keys:
+        return None
+    meter = (runtime or temporalio.runtime.Runtime.default()).metric_meter
+    return EncryptionCodec(settings.codec_keys, meter=meter)
+
+
+def data_converter(
+    settings: Settings, runtime: temporalio.runtime.Runtime | None = None
+) -> DataConverter:
+    """The pydantic converter, with the payload codec when keys are set (clients, replayers)."""
+    payload_codec = codec(settings, runtime)
+    if payload_codec is None:
+        return pydantic_data_converter
+    return dataclasses.replace(pydantic_data_converter, payload_codec=payload_codec)
+
+
 def describe(settings: Settings) -> str:
     """Where we connect, for logs and error messages (never the API key)."""
     tls = tls_config(settings)
@@ -73,7 +100,8 @@ async def connect(
     interceptors: Sequence[Interceptor] = (),
     runtime: temporalio.runtime.Runtime | None = None,
 ) -> Client:
-    """Connect to the configured Temporal frontend with the pydantic data converter.
+    """Connect to the configured Temporal frontend with the pydantic data converter (and the
+    payload codec when TICKETCLOCK_CODEC_KEYS is set).
 
     Raises `SettingsError` for unreadable or half-given TLS settings and `TemporalConnectError`
     (naming the address, namespace and the variables to check) when the server cannot be reached.
@@ -85,7 +113,7 @@ async def connect(
             namespace=settings.temporal_namespace,
             api_key=settings.temporal_api_key,
             tls=tls,
-            data_converter=pydantic_data_converter,
+            data_converter=data_converter(settings, runtime),
             interceptors=with_tracing(interceptors),
             connect_timeout=timedelta(seconds=10),
             runtime=runtime,
