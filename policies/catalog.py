@@ -22,9 +22,9 @@ from pydantic import ValidationError
 
 from policies.calendar import BusinessCalendar, CalendarSpecError
 from policies.customer import Customer
-from policies.durations import parse_duration
 from policies.errors import PolicyError
-from policies.model import CalendarDef, HolidayRule, Policy, policy_problems
+from policies.model import Policy, policy_problems
+from policies.resolve import calendar_spec, resolve_policy
 from policies.snapshot import ResolvedSla
 
 ENV_DIRS = "TICKETCLOCK_POLICY_DIRS"
@@ -65,8 +65,6 @@ class Catalog:
         product: str | None = None,
         opened_at: datetime | None = None,
     ) -> ResolvedSla:
-        from policies.resolve import resolve_policy  # resolve.py imports this module
-
         return resolve_policy(
             self.get(policy_id),
             tier,
@@ -76,6 +74,23 @@ class Catalog:
             product=product,
             opened_at=opened_at,
         )
+
+
+def resolve(
+    policy_id: str,
+    tier: str,
+    severity: str,
+    customer: Customer | None = None,
+    channel: str | None = None,
+    product: str | None = None,
+    opened_at: datetime | None = None,
+    *,
+    catalog: Catalog | None = None,
+) -> ResolvedSla:
+    """Resolve against `catalog` (default: the cached built-in + $TICKETCLOCK_POLICY_DIRS one)."""
+    return (catalog or load_catalog()).resolve(
+        policy_id, tier, severity, customer, channel=channel, product=product, opened_at=opened_at
+    )
 
 
 def env_dirs() -> tuple[str, ...]:
@@ -235,25 +250,6 @@ class _Loader:
                 field, _, message = str(exc).partition(": ")
                 self.error(name, f"calendars.{cal_name}.{field}", message)
         return policy
-
-
-def calendar_spec(cal: CalendarDef, timezone: str) -> dict[str, Any]:
-    """The `BusinessCalendar.from_spec` spec for a catalogue calendar in `timezone`."""
-    holidays: Any
-    if isinstance(cal.holidays, HolidayRule):
-        holidays = cal.holidays.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
-    else:
-        holidays = [d.isoformat() for d in cal.holidays]
-    spec: dict[str, Any] = {
-        "timezone": timezone,
-        "hours": {day: [list(iv) for iv in ivs] for day, ivs in cal.hours.items()},
-        "holidays": holidays,
-    }
-    business_day = parse_duration(cal.business_day).fixed if cal.business_day else None
-    if business_day:
-        # Without one, the calendar's own default applies (its longest weekday opening).
-        spec["business_day"] = int(business_day.total_seconds())
-    return spec
 
 
 def _loc(loc: tuple[int | str, ...]) -> str:

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from policies.durations import Duration, DurationError, parse_duration
-from policies.snapshot import Clock, LifecycleRules
+from policies.snapshot import Clock, LifecycleRules, name_key
 
 WEEKDAY = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WILDCARD = "*"  # in `targets`, a tier key that applies to every tier
@@ -226,8 +226,12 @@ class Policy(_Strict):
         return self.severity_ids().index(severity)
 
     def find_severity(self, text: str) -> SeverityDef | None:
-        key = _norm(text)
-        return next((s for s in self.severities if key in map(_norm, s.names())), None)
+        """By id, label or alias, ignoring case and surrounding space only (`name_key`)."""
+        key = name_key(text)
+        return next((s for s in self.severities if key in map(name_key, s.names())), None)
+
+    def allowed_severities(self) -> str:
+        return ", ".join(f"{s.id} ({', '.join(s.names()[1:])})" for s in self.severities)
 
     def find_tier(self, text: str) -> str | None:
         key = _norm(text)

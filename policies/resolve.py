@@ -1,5 +1,8 @@
 """Turn (policy, tier, severity, customer, channel, product) into a ticket's frozen `ResolvedSla`.
 
+(`policies.catalog.resolve` is the entry point that loads the catalogue; this module imports
+nothing from `catalog`, which imports it.)
+
 This is the only place entitlement rules run: tier caps and product caps lower the severity and
 mark the higher ones not entitled; channel defaults only lower the starting severity. The
 calendar is picked (fixed, customer's zone or customer's region), its holidays are materialised
@@ -13,14 +16,14 @@ import functools
 import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from policies.calendar import BusinessCalendar
-from policies.catalog import Catalog, calendar_spec, load_catalog
 from policies.customer import Customer
 from policies.durations import Duration, parse_duration
 from policies.errors import PolicyError
-from policies.model import OFF, UNSET, Policy, TargetDef, parse_warning
+from policies.model import OFF, UNSET, CalendarDef, HolidayRule, Policy, TargetDef, parse_warning
 from policies.snapshot import (
     CalendarSnapshot,
     Clock,
@@ -30,24 +33,7 @@ from policies.snapshot import (
     WarningPoint,
 )
 
-__all__ = ["resolve", "resolve_policy"]
-
-
-def resolve(
-    policy_id: str,
-    tier: str,
-    severity: str,
-    customer: Customer | None = None,
-    channel: str | None = None,
-    product: str | None = None,
-    opened_at: datetime | None = None,
-    *,
-    catalog: Catalog | None = None,
-) -> ResolvedSla:
-    """Resolve against `catalog` (default: the cached built-in + $TICKETCLOCK_POLICY_DIRS one)."""
-    return (catalog or load_catalog()).resolve(
-        policy_id, tier, severity, customer, channel=channel, product=product, opened_at=opened_at
-    )
+__all__ = ["calendar_spec", "resolve_policy"]
 
 
 @dataclass(frozen=True)
@@ -79,9 +65,10 @@ def resolve_policy(
         raise PolicyError("tier", f"unknown tier {tier!r} for {policy.id}; allowed: {allowed}")
     requested = policy.find_severity(severity)
     if requested is None:
-        allowed = ", ".join(f"{s.id} ({', '.join(s.names()[1:])})" for s in policy.severities)
         raise PolicyError(
-            "severity", f"unknown severity {severity!r} for {policy.id}; allowed: {allowed}"
+            "severity",
+            f"unknown severity {severity!r} for {policy.id}; "
+            f"allowed (any case): {policy.allowed_severities()}",
         )
 
     refused = _not_entitled(policy, tier_id, product)
@@ -323,3 +310,22 @@ def _holiday_source(bcal: BusinessCalendar, holidays: tuple[date, ...], year: in
 @functools.lru_cache(maxsize=128)
 def _business_calendar(spec_json: str) -> BusinessCalendar:
     return BusinessCalendar.from_spec(json.loads(spec_json))
+
+
+def calendar_spec(cal: CalendarDef, timezone: str) -> dict[str, Any]:
+    """The `BusinessCalendar.from_spec` spec for a catalogue calendar in `timezone`."""
+    holidays: Any
+    if isinstance(cal.holidays, HolidayRule):
+        holidays = cal.holidays.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
+    else:
+        holidays = [d.isoformat() for d in cal.holidays]
+    spec: dict[str, Any] = {
+        "timezone": timezone,
+        "hours": {day: [list(iv) for iv in ivs] for day, ivs in cal.hours.items()},
+        "holidays": holidays,
+    }
+    business_day = parse_duration(cal.business_day).fixed if cal.business_day else None
+    if business_day:
+        # Without one, the calendar's own default applies (its longest weekday opening).
+        spec["business_day"] = int(business_day.total_seconds())
+    return spec

@@ -18,6 +18,16 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from policies.calendar import BusinessCalendar
 
 
+def name_key(text: str) -> str:
+    """How a severity name is compared: surrounding space and case ignored, nothing else.
+
+    One rule for opening a ticket (`Policy.find_severity`) and changing its severity
+    (`ResolvedSla.find_severity`): an id, label or alias matches as written, so `-1` or `2-`
+    never pass for `1` or `2`.
+    """
+    return text.strip().casefold()
+
+
 class Clock(StrEnum):
     """Every SLA clock a ticket can carry (see shared/design/policy-reading.md)."""
 
@@ -170,11 +180,17 @@ class ResolvedSla(_Frozen):
 
     def find_severity(self, name: str) -> str | None:
         """The canonical id for a severity id, label or alias (case-insensitive), or None."""
-        wanted = name.strip().lower()
+        wanted = name_key(name)
         for t in self.severities:
-            if wanted in (t.severity.lower(), t.label.lower(), *(a.lower() for a in t.aliases)):
+            if wanted in map(name_key, (t.severity, t.label, *t.aliases)):
                 return t.severity
         return None
+
+    def allowed_severities(self) -> str:
+        """'sev1 (Sev1, 1, critical), sev2 (...)': what a severity may be written as."""
+        return ", ".join(
+            f"{t.severity} ({', '.join((t.label, *t.aliases))})" for t in self.severities
+        )
 
     def target(self, clock: Clock, severity: str | None = None) -> Target | None:
         return self.terms(severity).targets.get(clock)

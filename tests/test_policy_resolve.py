@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from policies.catalog import check_files, clear_cache, load_catalog
+from policies.catalog import check_files, clear_cache, load_catalog, resolve
 from policies.customer import Customer
 from policies.durations import DurationError, format_timedelta, parse_duration
 from policies.errors import PolicyError
-from policies.resolve import resolve
 from policies.snapshot import Clock, ResolvedSla
 
 OPENED = datetime.fromisoformat("2026-06-10T10:00:00+00:00")

@@ -13,12 +13,11 @@ from typing import Any
 
 from temporalio.client import WorkflowHandle
 
-from policies.catalog import load_catalog
+from policies.catalog import load_catalog, resolve
 from policies.customer import Customer
-from policies.resolve import resolve
 from policies.snapshot import Clock, ResolvedSla
-from tests.oracle import add_business_minutes, whole_minute
-from tests.rigs import Rig, at
+from tests.support.oracle import add_business_minutes, whole_minute
+from tests.support.rigs import Rig, at
 from workflows.messages import (
     Acknowledge,
     AgentUpdate,

@@ -352,7 +352,7 @@ def test_kong_unset_target_names_the_missing_setting() -> None:
 
 def test_kong_override_directory_supplies_the_numbers(kong_configured: Catalog) -> None:
     """003 (6) note *: EMEA customers get London hours 07:00-19:00 and England's holidays."""
-    from policies.resolve import resolve  # the module-level entry point honours the env var
+    from policies.catalog import resolve  # the module-level entry point honours the env var
 
     sla = resolve(
         "kong", "enterprise", "1", Customer(region="emea"), opened_at=at("2026-12-24T18:00:00Z")
