@@ -45,15 +45,15 @@ check: test ## alias of test (ruff + mypy + tests)
 
 bench: $(STAMP) ## benchmarks with small defaults (peers installed as the 'bench' extra)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
-	$(BIN)/python bench/business_time.py --quick
-	$(BIN)/python bench/throughput.py --quick
-	$(BIN)/python bench/timer_lateness.py --quick
-	$(BIN)/python bench/scale.py --quick
+	$(BIN)/python -m bench.business_time --quick
+	$(BIN)/python -m bench.throughput --quick
+	$(BIN)/python -m bench.timer_lateness --quick
+	$(BIN)/python -m bench.scale --quick
 
 drills: $(STAMP) ## reliability drills, full size: replay, worker kill -9, server restart, API fuzzing
 	$(BIN)/python -m pip install --quiet -e '.[dev,drills]'
 	@status=0; for drill in replay worker_kill server_restart fuzz_api; do \
-		$(BIN)/python drills/$$drill.py || status=1; done; exit $$status
+		$(BIN)/python -m drills.$$drill || status=1; done; exit $$status
 
 demo: $(STAMP) ## open a handful of tickets from each seed policy on a running stack
 	$(BIN)/ticketclock demo

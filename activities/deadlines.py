@@ -68,7 +68,7 @@ def _hours_text(hours: dict[str, tuple[tuple[str, str], ...]]) -> str:
 
 
 def deadline_for(req: DeadlineRequest) -> DeadlineResult:
-    """Pure function behind the activity (also used by the API's preview and the tests)."""
+    """The pure function behind `compute_deadline` (the activity only adds metrics)."""
     sla = req.sla
     target = sla.target(req.clock, req.severity)
     if target is None:

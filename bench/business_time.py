@@ -1,7 +1,7 @@
 """Business-time benchmark: ticketclock's calendar against businesstimedelta, pandas and
 exchange_calendars on the same inputs (Chicago 09:00-17:00 Mon-Fri, US-IL holidays).
 
-    python bench/business_time.py [--quick] [--n N] [--seed S]
+    python -m bench.business_time [--quick] [--n N] [--seed S]
 
 Peers come from the `bench` extra; a missing peer is reported as "skipped (not installed)".
 Every peer's answers are compared with ours and the disagreements counted (peers that work on
@@ -14,19 +14,13 @@ from __future__ import annotations
 import argparse
 import random
 import statistics
-import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-try:
-    from policies.calendar import BusinessCalendar
-except ImportError:  # run as a script from a checkout without an editable install
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from policies.calendar import BusinessCalendar
+from policies.calendar import BusinessCalendar
 
 TZ = "America/Chicago"
 ZONE = ZoneInfo(TZ)

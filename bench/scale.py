@@ -1,6 +1,6 @@
 """Scale: many open tickets on one worker; memory, history size and cache recovery.
 
-    python bench/scale.py [--quick] [--tickets 10000] [--concurrency 20] [--recover 1000]
+    python -m bench.scale [--quick] [--tickets 10000] [--concurrency 20] [--recover 1000]
 
 Opens `--tickets` tickets (the `drill-seconds` policy with day-long targets, so nothing fires) on
 one worker subprocess, waits until the worker is idle, then reports:
@@ -24,15 +24,9 @@ import random
 import sys
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
-try:
-    from bench._stack import Stack, bounded, idle, mib, open_stack, pct, summary, ticket_workflow_id
-except ImportError:  # run as `python bench/scale.py`
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from bench._stack import Stack, bounded, idle, mib, open_stack, pct, summary, ticket_workflow_id
-
+from harness.stack import Stack, bounded, idle, mib, open_stack, pct, summary, ticket_workflow_id
 from workflows.messages import Acknowledge, AgentUpdate, CompleteReview, OpenReview, Resolve
 from workflows.ticket import TicketWorkflow
 

@@ -1,6 +1,6 @@
 """Ticket creation throughput: `POST /v1/tickets` against bare `start_workflow` on one dev server.
 
-    python bench/throughput.py [--quick] [--n 1000] [--concurrency 20] [--batch 100]
+    python -m bench.throughput [--quick] [--n 1000] [--concurrency 20] [--batch 100]
 
 One run, one dev server: tickets are created through the real HTTP API (a subprocess) with a real
 worker (a subprocess) running them, and a trivial workflow is started directly with the Temporal
@@ -17,16 +17,11 @@ import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 
 from temporalio import workflow
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
-try:
-    from bench._stack import Proc, Stack, bounded, idle, open_stack, pct, summary
-except ImportError:  # run as `python bench/throughput.py`
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from bench._stack import Proc, Stack, bounded, idle, open_stack, pct, summary
+from harness.stack import Proc, Stack, bounded, idle, open_stack, pct, summary
 
 GOAL_RATIO = 0.7
 BARE_QUEUE = "bench-bare"

@@ -1,6 +1,6 @@
 """Timer lateness: how long after a warning or breach is due its webhook reaches the receiver.
 
-    python bench/timer_lateness.py [--quick] [--m 300] [--target 60] [--window 30]
+    python -m bench.timer_lateness [--quick] [--m 300] [--target 60] [--window 30]
 
 M tickets of the `drill-seconds` test policy (first_response `--target` seconds, warning at 75%)
 are opened at an even pace over `--window` seconds, so their warnings and breaches fall due over a
@@ -19,14 +19,8 @@ import asyncio
 import sys
 import time
 import uuid
-from pathlib import Path
 
-try:
-    from bench._stack import Stack, iso, judge, open_stack, pct, summary
-except ImportError:  # run as `python bench/timer_lateness.py`
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from bench._stack import Stack, iso, judge, open_stack, pct, summary
-
+from harness.stack import Stack, iso, judge, open_stack, pct, summary
 from workflows.ticket import TicketWorkflow
 
 GOAL_P99_S = 1.0

@@ -1,6 +1,6 @@
 """Drill: schemathesis against the running API's OpenAPI spec, with a valid token and without.
 
-    python drills/fuzz_api.py [--quick] [--examples 50] [--seed N] [--phases ...]
+    python -m drills.fuzz_api [--quick] [--examples 50] [--seed N] [--phases ...]
 
 Starts a dev server, a worker and the API (subprocesses), then runs the schemathesis CLI (the
 `drills` extra) twice against `/openapi.json`: once sending the dev token, once sending none. All
@@ -24,11 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-try:
-    from bench._stack import Stack, open_stack, verdict
-except ImportError:  # run as `python drills/fuzz_api.py`
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from bench._stack import Stack, open_stack, verdict
+from harness.stack import Stack, open_stack, verdict
 
 GATING = {"not_a_server_error", "response_schema_conformance"}
 PHASES = "examples,coverage,fuzzing,stateful"

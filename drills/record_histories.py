@@ -1,6 +1,6 @@
 """Record representative ticket histories for the replay drill (`tests/histories/*.json`).
 
-    python drills/record_histories.py [--out tests/histories] [--target 4]
+    python -m drills.record_histories [--out tests/histories] [--target 4]
 
 Runs a handful of tickets on a fresh dev server with the `drill-seconds` policy (every clock
 `--target` seconds, Sev3 twice that) and a real worker delivering to a webhook receiver, so each
@@ -21,14 +21,9 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-try:
-    from bench._stack import POLICY_ID, ROOT, TIER, Stack, open_stack, ticket_workflow_id
-except ImportError:  # run as `python drills/record_histories.py`
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from bench._stack import POLICY_ID, ROOT, TIER, Stack, open_stack, ticket_workflow_id
-
 from temporalio.client import WorkflowHandle
 
+from harness.stack import POLICY_ID, ROOT, TIER, Stack, open_stack, ticket_workflow_id
 from workflows.messages import (
     Acknowledge,
     AgentUpdate,

@@ -1,6 +1,6 @@
 """Drill: replay recorded ticket histories with today's workflow code; no nondeterminism allowed.
 
-    python drills/replay.py [--quick] [PATH ...]
+    python -m drills.replay [--quick] [PATH ...]
 
 Replays every `*.json` under `tests/histories/` (and any files or directories given) with
 `temporalio.worker.Replayer`, the worker's own workflow runner (the sandbox with its passthrough
@@ -18,17 +18,12 @@ import asyncio
 import sys
 from pathlib import Path
 
-try:
-    from bench._stack import ROOT, verdict
-except ImportError:  # run as `python drills/replay.py`
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from bench._stack import ROOT, verdict
-
 from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
+from harness.stack import ROOT, verdict
 from ticketclock.worker import workflow_runner
 from workflows.ticket import TicketWorkflow
 

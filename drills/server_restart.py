@@ -1,6 +1,6 @@
 """Drill: stop and restart the Temporal dev server mid-run; every ticket resumes, every clock fires.
 
-    python drills/server_restart.py [--quick] [--tickets 200] [--restarts TERM,KILL] [--down 5]
+    python -m drills.server_restart [--quick] [--tickets 200] [--restarts TERM,KILL] [--down 5]
 
 Tickets of the `drill-seconds` policy are opened over `--window` seconds (every 4th acknowledged
 at once) so their warnings and breaches fall due during the run. While they are due, the dev
@@ -19,37 +19,6 @@ import asyncio
 import signal
 import sys
 import time
-from pathlib import Path
-
-try:
-    from bench._stack import (
-        Stack,
-        await_keys,
-        bounded,
-        judge,
-        ledgers,
-        nondeterminism,
-        open_planned,
-        open_stack,
-        print_findings,
-        update_patiently,
-        verdict,
-    )
-except ImportError:  # run as `python drills/server_restart.py`
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from bench._stack import (
-        Stack,
-        await_keys,
-        bounded,
-        judge,
-        ledgers,
-        nondeterminism,
-        open_planned,
-        open_stack,
-        print_findings,
-        update_patiently,
-        verdict,
-    )
 
 from temporalio.client import (
     RPCTimeoutOrCancelledError,
@@ -58,6 +27,19 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError
 
+from harness.stack import (
+    Stack,
+    await_keys,
+    bounded,
+    judge,
+    ledgers,
+    nondeterminism,
+    open_planned,
+    open_stack,
+    print_findings,
+    update_patiently,
+    verdict,
+)
 from workflows.messages import Close, TicketView
 from workflows.ticket import DELIVERY_TIMEOUT, TicketWorkflow
 

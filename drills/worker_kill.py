@@ -1,6 +1,6 @@
 """Drill: `kill -9` the worker again and again; every notification still arrives exactly once.
 
-    python drills/worker_kill.py [--quick] [--tickets 1000] [--kills 10] [--target 60]
+    python -m drills.worker_kill [--quick] [--tickets 1000] [--kills 10] [--target 60]
 
 Tickets of the `drill-seconds` policy are opened over `--window` seconds (every 4th acknowledged
 at once), so their warnings and breaches fall due while the drill runs. Meanwhile the worker
@@ -18,38 +18,20 @@ import asyncio
 import random
 import sys
 import time
-from pathlib import Path
 
-try:
-    from bench._stack import (
-        Stack,
-        await_keys,
-        iso,
-        judge,
-        ledgers,
-        nondeterminism,
-        open_planned,
-        open_stack,
-        pct,
-        print_findings,
-        verdict,
-    )
-except ImportError:  # run as `python drills/worker_kill.py`
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from bench._stack import (
-        Stack,
-        await_keys,
-        iso,
-        judge,
-        ledgers,
-        nondeterminism,
-        open_planned,
-        open_stack,
-        pct,
-        print_findings,
-        verdict,
-    )
-
+from harness.stack import (
+    Stack,
+    await_keys,
+    iso,
+    judge,
+    ledgers,
+    nondeterminism,
+    open_planned,
+    open_stack,
+    pct,
+    print_findings,
+    verdict,
+)
 from workflows.ticket import DELIVERY_TIMEOUT
 
 # A delivery cut off by a kill is retried once its start-to-close timeout passes.

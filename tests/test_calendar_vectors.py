@@ -8,6 +8,7 @@ dates the file records, so a holidays upgrade cannot fail arithmetic tests.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,22 +19,17 @@ import pytest
 
 from policies.calendar import BusinessCalendar
 
-VECTORS = Path(__file__).resolve().parents[1].parent / "shared" / "vectors" / "business_time.json"
+# The repository's copy (its first key says where it came from), so a clean clone runs them all.
+VECTORS = Path(__file__).resolve().parent / "data" / "business_time.json"
+# The shared original, beside the checkout when it is there.
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "vectors" / "business_time.json"
 
-
-def _load() -> dict[str, Any] | None:
-    if not VECTORS.is_file():
-        return None
-    return json.loads(VECTORS.read_text(encoding="utf-8"))
-
-
-DATA = _load()
-VECTOR_LIST: list[dict[str, Any]] = DATA["vectors"] if DATA else []
+DATA: dict[str, Any] = json.loads(VECTORS.read_text(encoding="utf-8"))
+VECTOR_LIST: list[dict[str, Any]] = DATA["vectors"]
 
 
 @functools.cache
 def calendar_for(calendar_id: str) -> BusinessCalendar:
-    assert DATA is not None
     spec = next(v["calendar"] for v in VECTOR_LIST if v["calendar_id"] == calendar_id)
     if isinstance(spec.get("holidays"), dict) and (
         holidays.__version__ != DATA["holidays_package_version"]
@@ -43,10 +39,27 @@ def calendar_for(calendar_id: str) -> BusinessCalendar:
 
 
 def test_vector_file_is_present_and_complete() -> None:
-    if DATA is None:
-        pytest.skip(f"shared vectors not found at {VECTORS} (the shared folder is absent)")
+    assert DATA["provenance"].startswith("Copied unchanged from shared/vectors/business_time.json")
     assert len(VECTOR_LIST) == 686
     assert len({v["id"] for v in VECTOR_LIST}) == len(VECTOR_LIST)
+
+
+def _without_provenance(text: str) -> str:
+    lines = text.splitlines(keepends=True)
+    assert lines[1].startswith('"provenance": '), "the provenance line is the copy's second line"
+    return "".join(lines[:1] + lines[2:])
+
+
+def test_the_copy_equals_the_shared_vectors() -> None:
+    """Byte for byte, but for the provenance line; the recorded sha256 is the original's."""
+    copy = VECTORS.read_text(encoding="utf-8")
+    original = _without_provenance(copy)
+    assert hashlib.sha256(original.encode()).hexdigest() in DATA["provenance"]
+    if not SHARED.is_file():
+        pytest.skip(f"no shared folder beside the checkout ({SHARED}); the copy checked by hash")
+    assert original == SHARED.read_text(encoding="utf-8"), (
+        f"{VECTORS} differs from {SHARED}: copy the shared file again (keep the provenance line)"
+    )
 
 
 @pytest.mark.parametrize("vector", VECTOR_LIST, ids=[v["id"] for v in VECTOR_LIST])

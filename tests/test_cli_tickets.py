@@ -22,8 +22,9 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.actions import ACTIONS as API_ACTIONS
 from api.app import create_app
-from tests.conftest import unique
-from tests.test_api_e2e import ALL, READER, Served, _free_port, _settings
+from plumbing.processes import free_port
+from tests.support import unique
+from tests.support.api import ALL, READER, Served, api_settings
 from ticketclock import cli_tickets
 from ticketclock.cli import build_parser, main
 from ticketclock.worker import build_worker
@@ -41,7 +42,7 @@ class Ran:
 @pytest.fixture
 async def api_url(dev_env: WorkflowEnvironment) -> AsyncIterator[str]:
     """API + worker on a fresh task queue, served over real HTTP."""
-    settings = _settings(unique("cli"))
+    settings = api_settings(unique("cli"))
     client = dev_env.client
 
     async def client_factory() -> Client:
@@ -193,7 +194,7 @@ async def test_errors_are_one_line(
     assert "TICKETCLOCK_TOKEN is not set" in await fails(2, "show", key)
 
     monkeypatch.setenv("TICKETCLOCK_TOKEN", ALL)
-    monkeypatch.setenv("TICKETCLOCK_API_URL", f"http://127.0.0.1:{_free_port()}")
+    monkeypatch.setenv("TICKETCLOCK_API_URL", f"http://127.0.0.1:{free_port()}")
     assert "connection refused" in await fails(1, "list")
     monkeypatch.setenv("TICKETCLOCK_API_URL", "localhost:8000")
     assert "not an http:// or https:// URL" in await fails(2, "list")

@@ -21,11 +21,12 @@ from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from activities import metrics
 from activities.deadlines import compute_deadline
 from activities.notify import Notifier
+from harness.receivers import WebhookReceiver
+from plumbing.processes import free_port
 from plumbing.settings import Settings
 from policies.snapshot import Clock, ResolvedSla
-from tests.conftest import unique
-from tests.receivers import WebhookReceiver, free_port
-from tests.slas import quick_sla, target
+from tests.support import unique
+from tests.support.slas import quick_sla, target
 from ticketclock.worker import build_worker, metrics_runtime
 from workflows.contract import ticket_workflow_id
 from workflows.messages import (

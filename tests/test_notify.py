@@ -29,8 +29,9 @@ from activities.notify import (
     webhook_payload,
 )
 from activities.webhook import encode_body
+from harness.receivers import SmtpReceiver, WebhookReceiver
+from plumbing.processes import free_port
 from plumbing.settings import Settings
-from tests.receivers import SmtpReceiver, WebhookReceiver, free_port
 from workflows.messages import DeliveryRequest, DeliveryResult, NotificationRequest
 
 SECRET = "s3cret-webhook-signing-key"

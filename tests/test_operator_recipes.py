@@ -26,8 +26,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from plumbing.binaries import temporal_cli
-from tests.conftest import unique
-from tests.test_api_e2e import ALL, Served, _settings
+from tests.support import unique
+from tests.support.api import ALL, Served, api_settings
 from ticketclock.worker import build_worker
 from workflows.contract import ticket_workflow_id
 from workflows.messages import TicketView
@@ -92,7 +92,7 @@ class Tickets:
 
 @pytest.fixture(scope="module")
 async def tickets(dev_env: WorkflowEnvironment) -> AsyncIterator[Tickets]:
-    settings = _settings(unique("ops"))
+    settings = api_settings(unique("ops"))
     client = dev_env.client
 
     async def client_factory() -> Client:
@@ -290,7 +290,5 @@ async def test_history_json_and_replay_recipes(tickets: Tickets, tmp_path: Path)
         "EVENT_TYPE_WORKFLOW_EXECUTION_STARTED",
         "WorkflowExecutionStarted",
     )
-    if not (ROOT / "drills" / "replay.py").exists():
-        pytest.skip("drills/replay.py is not in this checkout yet: the replay recipe is untested")
     ran = await run("replay", tmp_path, t.addr, t.breached)
     assert ran.code == 0, ran.out + ran.err

@@ -27,7 +27,7 @@ from policies import catalog as catalog_module
 from policies.catalog import load_catalog
 from policies.resolve import _business_calendar
 from policies.snapshot import _calendar_for
-from tests.conftest import unique
+from tests.support import unique
 from ticketclock.worker import build_worker, workflow_runner
 from workflows.contract import ticket_workflow_id
 from workflows.messages import ChangeSeverity, TicketInput, TicketView

@@ -18,10 +18,10 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
+from plumbing.processes import free_port
 from plumbing.settings import ApiToken, Settings
-from tests.conftest import unique
-from tests.receivers import free_port
-from tests.test_api_e2e import Served
+from tests.support import unique
+from tests.support.api import Served
 from ticketclock.cli import main
 from ticketclock.worker import build_worker
 from workflows.contract import ticket_workflow_id

@@ -19,12 +19,12 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
+from harness.receivers import WebhookReceiver
 from plumbing import telemetry
 from plumbing.settings import ApiToken, Settings
 from plumbing.temporal_client import connect
-from tests.conftest import unique
-from tests.receivers import WebhookReceiver
-from tests.test_api_e2e import Served
+from tests.support import unique
+from tests.support.api import Served
 from ticketclock.worker import build_worker
 
 TOKEN = "otel-all-scopes-token-0123456789"

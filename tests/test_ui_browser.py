@@ -19,7 +19,6 @@ import json
 import os
 import select
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -37,7 +36,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from plumbing.binaries import temporal_cli
-from tests.test_api_e2e import ALL, Served, _settings
+from plumbing.processes import free_port
+from tests.support.api import ALL, Served, api_settings
 from ticketclock.worker import build_worker
 from workflows.contract import SEARCH_ATTRIBUTES, ticket_workflow_id
 
@@ -56,21 +56,14 @@ def _which_chromium() -> str | None:
 
 
 def chromium() -> str:
-    """Chromium's path; installed with apt-get when missing and allowed (root), else a skip."""
+    """Chromium's path, or a skip: the tests never install anything (`make browser` does)."""
     found = _which_chromium()
-    if found:
-        return found
-    if hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        for step in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium"]):
-            subprocess.run(step, env=env, capture_output=True, timeout=900, check=False)
-        found = _which_chromium()
-        if found:
-            return found
-    pytest.skip(
-        "Chromium is not installed and cannot be installed here (apt-get as root failed or is "
-        "unavailable); `make browser` as root installs it"
-    )
+    if found is None:
+        pytest.skip(
+            "Chromium is not installed (no `chromium` or `chromium-browser` on PATH): "
+            "`make browser` installs it (as root, with apt-get); `make test` runs it first"
+        )
+    return found
 
 
 class DevTools:
@@ -195,12 +188,6 @@ def visit(browser: DevTools, url: str, ready: Callable[[str], bool]) -> Page:
 
 
 # -- the stack -------------------------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @dataclass
 class Ui:
     base: str
@@ -210,7 +197,7 @@ class Ui:
 
 @pytest.fixture
 async def ui() -> AsyncIterator[Ui]:
-    ui_port = _free_port()
+    ui_port = free_port()
     env = await WorkflowEnvironment.start_local(
         ui=True,
         ui_port=ui_port,
@@ -218,7 +205,7 @@ async def ui() -> AsyncIterator[Ui]:
         search_attributes=SEARCH_ATTRIBUTES,
         data_converter=pydantic_data_converter,
     )
-    settings = _settings("ui-browser")
+    settings = api_settings("ui-browser")
 
     async def client_factory() -> Client:
         return env.client

@@ -14,11 +14,11 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from activities.notify import verify_signature
+from harness.receivers import SmtpReceiver
 from policies.snapshot import Clock
-from tests.receivers import SmtpReceiver
-from tests.rigs import SECRET, Rig, ticket_rig
-from tests.rigs import at as _at
-from tests.slas import quick_sla, target
+from tests.support.rigs import SECRET, Rig, ticket_rig
+from tests.support.rigs import at as _at
+from tests.support.slas import quick_sla, target
 from workflows.messages import (
     Acknowledge,
     AgentUpdate,

@@ -17,8 +17,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from plumbing.settings import Settings
 from policies.snapshot import Clock, ResolvedSla
-from tests.conftest import unique
-from tests.slas import quick_sla, target
+from tests.support import unique
+from tests.support.slas import quick_sla, target
 from ticketclock.worker import build_worker
 from workflows.contract import ticket_workflow_id
 from workflows.messages import (

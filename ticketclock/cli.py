@@ -25,13 +25,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in _GROUPS:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        module.register(sub)
+        # No try/except: a group whose module is missing is a broken install, said at once
+        # (ModuleNotFoundError naming it), never a command that silently is not there.
+        importlib.import_module(name).register(sub)
     return parser
 
 

@@ -3,14 +3,14 @@
 The supervisor is single-threaded: one loop relays every child's output (prefixed by its name),
 notices a child that dies, and reacts to SIGINT/SIGTERM. Each child runs in its own session so the
 whole process group can be signalled (and killed after a timeout), and on Linux it is also told to
-terminate if the supervisor itself disappears, so a stray child never outlives the stack.
+terminate if the supervisor itself disappears, so a stray child never outlives the stack (both
+from plumbing/processes.py, the one supervisor design the benchmarks and drills use too).
 Tickets live in `<TICKETCLOCK_DATA_DIR>/temporal.sqlite` and survive restarts.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import errno
 import json
 import os
@@ -29,6 +29,7 @@ from types import FrameType
 from typing import IO, Any
 
 from plumbing.binaries import temporal_cli
+from plumbing.processes import dev_server_argv, exit_status, signal_group, spawn
 from plumbing.settings import Settings, data_path
 from workflows.contract import SEARCH_ATTRIBUTES, search_attribute_cli_flags
 
@@ -74,29 +75,6 @@ def sample_ticket(key: str = "DEMO-1") -> dict[str, Any]:
 
 
 # -- children ------------------------------------------------------------------------------------
-_libc: Any = None
-
-
-def _die_with_parent() -> Callable[[], None] | None:
-    """A `preexec_fn` asking Linux to SIGTERM the child when the supervisor dies (best effort)."""
-    global _libc
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        _libc = _libc or ctypes.CDLL(None, use_errno=True)  # loaded before fork, never after
-    except OSError:
-        return None
-    parent = os.getpid()
-    pr_set_pdeathsig = 1
-
-    def preexec() -> None:
-        _libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
-        if os.getppid() != parent:  # the supervisor died between fork and prctl
-            os._exit(1)
-
-    return preexec
-
-
 @dataclass
 class Child:
     name: str
@@ -112,10 +90,7 @@ class Child:
         return self.proc is not None and self.proc.poll() is None
 
     def signal_group(self, sig: int) -> None:
-        if self.proc is None:
-            return
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.proc.pid, sig)
+        signal_group(self.proc, sig)
 
 
 class DevStack:
@@ -177,7 +152,7 @@ class DevStack:
         dead = self.dead_child() if self.stop_reason is None else None
         if dead is not None and dead.proc is not None:
             self.drain(dead)
-            status = _status(dead.proc.returncode)
+            status = exit_status(dead.proc.returncode)
             self.say(
                 f"ticketclock dev: {dead.name} exited unexpectedly ({status}); stopping the others"
             )
@@ -262,28 +237,14 @@ class DevStack:
             cli = temporal_cli()
         except FileNotFoundError as exc:
             raise DevStackError(str(exc)) from None
-        argv = [
+        argv = dev_server_argv(
             cli,
-            "server",
-            "start-dev",
-            "--db-filename",
-            str(self.db),
-            "--port",
-            str(self.settings.temporal_port),
-            "--ui-port",
-            str(self.settings.ui_port),
-            "--ip",
-            "127.0.0.1",
-            "--log-level",
-            "warn",
-            "--sqlite-pragma",
-            "journal_mode=wal",
-            "--sqlite-pragma",
-            "synchronous=1",
-            *search_attribute_cli_flags(),
-        ]
-        if self.settings.temporal_namespace != "default":
-            argv += ["--namespace", self.settings.temporal_namespace]
+            db=self.db,
+            port=self.settings.temporal_port,
+            ui_port=self.settings.ui_port,
+            namespace=self.settings.temporal_namespace,
+            search_attribute_flags=search_attribute_cli_flags(),
+        )
         return Child("temporal", argv, dict(os.environ))
 
     def _python_child(self, command: str, extra: dict[str, str]) -> Child:
@@ -298,15 +259,7 @@ class DevStack:
 
     def start(self, child: Child) -> Child:
         try:
-            child.proc = subprocess.Popen(  # noqa: S603 - our own argv, no shell
-                child.argv,
-                env=child.env,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                preexec_fn=_die_with_parent(),  # safe: the supervisor runs no threads
-            )
+            child.proc = spawn(child.argv, env=child.env, stdout=subprocess.PIPE)
         except OSError as exc:
             raise DevStackError(f"cannot start {child.name} ({child.argv[0]}): {exc}") from exc
         assert child.proc.stdout is not None
@@ -542,13 +495,6 @@ class DevStack:
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     child.proc.wait(timeout=5)
                 self.drain(child, timeout=0.5)
-
-
-def _status(returncode: int) -> str:
-    if returncode < 0:
-        with contextlib.suppress(ValueError):
-            return f"killed by {signal.Signals(-returncode).name}"
-    return f"exit code {returncode}"
 
 
 def run(settings: Settings) -> int:

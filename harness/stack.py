@@ -6,13 +6,13 @@ Each script starts its own stack in a temporary directory, on free loopback port
   pragmas as `ticketclock dev`, ticketclock's search attributes, no UI);
 - worker and API subprocesses (`python -m ticketclock.cli worker|api`), so a drill can `kill -9`
   them and the benchmarks can read their RSS;
-- a webhook receiver (tests/receivers.py) that also timestamps each request on arrival;
+- a webhook receiver (harness/receivers.py) that also timestamps each request on arrival;
 - a test policy, `drill-seconds`, with second-scale 24x7 targets for every clock, loaded through
   TICKETCLOCK_POLICY_DIRS exactly as an operator's file would be.
 
-Children die with the script: a tiny exec wrapper sets PR_SET_PDEATHSIG before exec'ing the real
-command (no `preexec_fn`, which is unsafe once the receiver's and the SDK's threads run), and
-`Stack.close()` stops them in order. Every wait here is bounded and raises `TimeoutError`.
+Children die with the script (plumbing/processes.py: their own session, PR_SET_PDEATHSIG set by an
+exec wrapper, the same supervisor design as `ticketclock dev`), and `Stack.close()` stops them in
+order. Every wait here is bounded and raises `TimeoutError`.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ import re
 import secrets
 import shutil
 import signal as signals
-import socket
 import statistics
 import subprocess
 import sys
@@ -39,9 +38,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
-
-# Scripts run as `python bench/x.py` from anywhere: the checkout's packages come first.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx
 from temporalio.api.enums.v1 import TaskQueueType
@@ -58,12 +54,19 @@ from temporalio.client import (
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.temporal_gateway import TemporalGateway
+from harness.receivers import ReceivedRequest, WebhookReceiver
 from plumbing.binaries import temporal_cli
+from plumbing.processes import (
+    dev_server_argv,
+    free_port,
+    listening,
+    signal_one,
+    spawn,
+)
 from plumbing.settings import Settings
 from plumbing.temporal_client import TemporalConnectError, connect
 from policies.catalog import load_catalog
 from policies.snapshot import ResolvedSla
-from tests.receivers import ReceivedRequest, WebhookReceiver, free_port
 from workflows.contract import SEARCH_ATTRIBUTES, search_attribute_cli_flags, ticket_workflow_id
 from workflows.messages import Acknowledge, TicketInput, TicketView
 from workflows.ticket import TicketWorkflow
@@ -92,7 +95,7 @@ _POLICY = """\
 id = "{id}"
 name = "Drill policy (second-scale targets)"
 vendor = "ticketclock drills"
-seed = "none: written by bench/_stack.py"
+seed = "none: written by harness/stack.py"
 effective = "undated"
 version = "drill-{version}"
 warnings = ["75%"]
@@ -180,22 +183,6 @@ def write_policy(folder: Path, seconds: Mapping[str, float] | float = 20.0, **kw
 
 
 # -- processes ------------------------------------------------------------------------------------
-_EXEC_WRAPPER = """\
-import ctypes, os, signal, sys
-ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-if os.getppid() != int(sys.argv[1]):
-    os._exit(1)
-os.execvp(sys.argv[2], sys.argv[2:])
-"""
-
-
-def _wrapped(argv: Sequence[str]) -> list[str]:
-    """`argv` behind the death-signal wrapper (Linux); the pid stays the real command's."""
-    if not sys.platform.startswith("linux"):
-        return list(argv)
-    return [sys.executable, "-c", _EXEC_WRAPPER, str(os.getpid()), *argv]
-
-
 def rss_bytes(pid: int) -> int:
     """Resident memory of `pid` and all its descendants (0 if gone)."""
     total = 0
@@ -265,20 +252,10 @@ class Proc:
         assert not self.alive, f"{self.name} is already running"
         self.starts += 1
         with open(self.log, "wb") as out:
-            self.popen = subprocess.Popen(  # our own argv, no shell
-                _wrapped(self.argv),
-                env=self.env,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                cwd=ROOT,
-            )
+            self.popen = spawn(self.argv, env=self.env, stdout=out, cwd=ROOT)
 
     def signal(self, sig: int) -> None:
-        if self.alive:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.pid, sig)
+        signal_one(self.popen, sig)
 
     def kill9(self) -> None:
         """`kill -9`: no shutdown, no goodbye; reaped so the pid is gone."""
@@ -332,12 +309,6 @@ async def until(
         await asyncio.sleep(every)
 
 
-def _listening(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(0.5)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
 # -- the webhook receiver -------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Arrival:
@@ -367,7 +338,7 @@ class Arrival:
 
 
 class TimedReceiver(WebhookReceiver):
-    """tests/receivers.py's receiver, also noting when each request arrived."""
+    """harness/receivers.py's receiver, also noting when each request arrived."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -528,7 +499,7 @@ class Stack:
         async def serving() -> bool:
             if not self.server.alive:
                 raise RuntimeError(f"dev server exited:\n{self.server.tail()}")
-            if not _listening(self.temporal_port):
+            if not listening(self.temporal_port):
                 return False
             if self._client is None:
                 self._client = await asyncio.wait_for(connect(self.settings()), 5)
@@ -891,25 +862,13 @@ async def open_stack(
     say = log or (lambda _: None)
     workdir = Path(tempfile.mkdtemp(prefix="ticketclock-drill-"))
     port = free_port()
-    argv = [
+    argv = dev_server_argv(
         temporal_cli(),
-        "server",
-        "start-dev",
-        "--db-filename",
-        str(workdir / "temporal.sqlite"),
-        "--port",
-        str(port),
-        "--ip",
-        "127.0.0.1",
-        "--headless",
-        "--log-level",
-        "error",
-        "--sqlite-pragma",
-        "journal_mode=wal",
-        "--sqlite-pragma",
-        "synchronous=1",
-        *search_attribute_cli_flags(),
-    ]
+        db=workdir / "temporal.sqlite",
+        port=port,
+        log_level="error",
+        search_attribute_flags=search_attribute_cli_flags(),
+    )
     server = Proc("temporal", argv, clean_env({}), workdir)
     stack = Stack(
         workdir=workdir,

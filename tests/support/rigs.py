@@ -16,10 +16,10 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
+from harness.receivers import WebhookReceiver
 from plumbing.settings import Settings
 from policies.snapshot import ResolvedSla
-from tests.conftest import unique
-from tests.receivers import WebhookReceiver
+from tests.support import unique
 from ticketclock.worker import build_worker
 from workflows.contract import ticket_workflow_id
 from workflows.messages import TicketInput, TicketView

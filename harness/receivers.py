@@ -1,4 +1,4 @@
-"""Real receivers for notification tests: an HTTP webhook endpoint and an SMTP server.
+"""Real receivers for tests, benchmarks and drills: an HTTP webhook endpoint and an SMTP server.
 
 Both listen on 127.0.0.1 in their own thread, so they answer whatever the test's event loop is
 doing (a worker running activities, a time-skipping environment). Use them as context managers,
@@ -17,7 +17,6 @@ import asyncio
 import email
 import email.policy
 import json
-import socket
 import ssl
 import threading
 import time
@@ -33,12 +32,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP as SMTPServer
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A port nobody listens on right now (also handy for "connection refused" tests)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+from plumbing.processes import free_port
 
 
 async def _wait(predicate: Callable[[], bool], timeout: float, what: str) -> None:
