@@ -39,6 +39,8 @@ MET = "ticketclock_sla_met"
 BREACHED = "ticketclock_sla_breached"
 NOTIFICATIONS = "ticketclock_notifications"
 FIRST_RESPONSE = "ticketclock_first_response_business_seconds"
+WRITTEN_BACK = "ticketclock_integration_written_back"
+WRITE_BACK_DESTINATIONS = frozenset({"zendesk", "jira"})
 
 DESCRIPTIONS = {
     STARTED: "SLA clock cycles started",
@@ -47,6 +49,7 @@ DESCRIPTIONS = {
     BREACHED: "SLA clock cycles breached",
     NOTIFICATIONS: "Notification delivery attempts, by outcome",
     FIRST_RESPONSE: "Clock time (business time on business clocks) to the end of first_response",
+    WRITTEN_BACK: "SLA warnings and breaches written back to the helpdesk (zendesk, jira)",
 }
 
 # Business seconds from a minute to a business week: the SDK's default buckets stop at 10000.
@@ -110,6 +113,8 @@ def delivery_outcome(req: DeliveryRequest) -> Iterator[None]:
     finally:
         labels = _notification_labels(req.notification)
         _count(NOTIFICATIONS, {**labels, "destination": req.destination, "outcome": outcome})
+        if outcome == DELIVERED and req.destination in WRITE_BACK_DESTINATIONS:
+            _count(WRITTEN_BACK, {**labels, "destination": req.destination})
 
 
 def _notification_labels(req: NotificationRequest) -> dict[str, str | int | float | bool]:

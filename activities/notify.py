@@ -22,7 +22,7 @@ import httpx
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities import mail, metrics, routing, slack
+from activities import jira, mail, metrics, routing, slack, zendesk
 from activities.webhook import encode_body, verify_signature, webhook_headers, webhook_payload
 from plumbing.settings import Settings
 from workflows.messages import DeliveryRequest, DeliveryResult, NotificationRequest
@@ -133,6 +133,15 @@ class Notifier:
             body = encode_body(slack.slack_message(note))
             headers = {"Content-Type": "application/json; charset=utf-8"}
             return await self._post(destination, url, body, headers)
+        if destination == routing.ZENDESK and zendesk.applies(settings, note):
+            method, url, body, headers = zendesk.write_back(settings, note)
+            return await self._post(destination, url, body, headers, method=method)
+        if destination == routing.JIRA and jira.applies(settings, note):
+            result: DeliveryResult | None = None
+            for method, url, body, headers in jira.write_back(settings, note):
+                result = await self._post(destination, url, body, headers, method=method)
+            assert result is not None
+            return result
         if recipients := routing.email_recipients(settings, destination):
             msg = mail.build_message(note, destination, settings.email_from, recipients)
             return await asyncio.to_thread(self._send_mail, destination, msg, recipients)
@@ -142,11 +151,17 @@ class Notifier:
         )
 
     async def _post(
-        self, destination: str, url: str, body: bytes, headers: dict[str, str]
+        self,
+        destination: str,
+        url: str,
+        body: bytes,
+        headers: dict[str, str],
+        *,
+        method: str = "POST",
     ) -> DeliveryResult:
         # Exception text can embed the URL; only the exception's class name is reported.
         try:
-            response = await self.client.post(url, content=body, headers=headers)
+            response = await self.client.request(method, url, content=body, headers=headers)
         except httpx.TimeoutException as exc:
             raise _failed(f"{destination}: timed out ({type(exc).__name__})") from None
         except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:

@@ -7,6 +7,7 @@ in docs/notifications.md; keep the two in step.
 
 from __future__ import annotations
 
+from activities import jira, zendesk
 from plumbing.settings import Settings
 from workflows.messages import NotificationRequest
 
@@ -16,7 +17,18 @@ SLACK_ESCALATION = "slack:escalation"
 EMAIL_ASSIGNEE = "email:assignee"
 EMAIL_ESCALATION = "email:escalation"
 EMAIL_ONCALL = "email:oncall"
-DESTINATIONS = (WEBHOOK, SLACK, SLACK_ESCALATION, EMAIL_ASSIGNEE, EMAIL_ESCALATION, EMAIL_ONCALL)
+ZENDESK = "zendesk"  # write-back: internal note + tag on the ZD-<id> ticket (warning, breach)
+JIRA = "jira"  # write-back: internal JSM comment + label on the issue (warning, breach)
+DESTINATIONS = (
+    WEBHOOK,
+    SLACK,
+    SLACK_ESCALATION,
+    EMAIL_ASSIGNEE,
+    EMAIL_ESCALATION,
+    EMAIL_ONCALL,
+    ZENDESK,
+    JIRA,
+)
 
 EVENTS = ("warning", "breach", "met", "reminder", "auto_close", "escalation", "page")
 ASSIGNEE_EVENTS = frozenset({"warning", "reminder"})
@@ -65,4 +77,8 @@ def destinations_for(settings: Settings, req: NotificationRequest) -> list[str]:
             names.append(EMAIL_ESCALATION)
     if req.page_oncall and req.event in ONCALL_EVENTS and email_recipients(settings, EMAIL_ONCALL):
         names.append(EMAIL_ONCALL)
+    if zendesk.applies(settings, req):
+        names.append(ZENDESK)
+    if jira.applies(settings, req):
+        names.append(JIRA)
     return list(dict.fromkeys(names))

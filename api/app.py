@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from fastapi import FastAPI
 from temporalio.client import Client
 
-from api import policies, reports, tickets
+from api import integrations, policies, reports, tickets
 from api.deps import Gateway
 from api.errors import install_error_handlers
 from api.schemas import ErrorBody
@@ -72,6 +72,7 @@ def create_app(
     app.include_router(tickets.router)
     app.include_router(policies.router)
     app.include_router(reports.router)
+    app.include_router(integrations.build_router(settings, app.state.catalog))
     instrument_api(app)
 
     @app.get("/healthz", tags=["health"], summary="The process is up")

@@ -120,8 +120,11 @@ class TicketGateway(Protocol):
 
     async def explain(self, key: str, clock: Clock) -> Explanation: ...
 
-    async def act(self, key: str, action: ActionName, body: Action) -> TicketView:
-        """Execute the Update named `action`; `ActionRefused` when the workflow says no."""
+    async def act(
+        self, key: str, action: ActionName, body: Action, *, update_id: str | None = None
+    ) -> TicketView:
+        """Execute the Update named `action`; `ActionRefused` when the workflow says no.
+        `update_id`: Temporal runs one Update per id and run (a repeat gets the first result)."""
         ...
 
     async def list_tickets(
@@ -257,12 +260,14 @@ class TemporalGateway:
                 TicketWorkflow.explain, clock.value, rpc_timeout=self._query_timeout
             )
 
-    async def act(self, key: str, action: ActionName, body: Action) -> TicketView:
+    async def act(
+        self, key: str, action: ActionName, body: Action, *, update_id: str | None = None
+    ) -> TicketView:
         handle = await self._handle(key)
         update = UPDATES[action]
         with _translated(key):
             result: TicketView = await handle.execute_update(
-                update, body, rpc_timeout=self._update_timeout
+                update, body, id=update_id, rpc_timeout=self._update_timeout
             )
             return result
 

@@ -64,6 +64,18 @@ class Settings:
     email_escalation_to: tuple[str, ...] = ()
     email_oncall_to: tuple[str, ...] = ()
     notify_timeout_s: float = 10.0
+    # Helpdesk integrations (docs/integrations.md): inbound webhooks (API) and write-back (worker).
+    zendesk_webhook_secret: str | None = field(default=None, repr=False)
+    zendesk_mapping: str | None = None
+    jira_webhook_secret: str | None = field(default=None, repr=False)
+    jira_mapping: str | None = None
+    zendesk_url: str | None = None
+    zendesk_email: str | None = None
+    zendesk_api_token: str | None = field(default=None, repr=False)
+    jira_url: str | None = None
+    jira_email: str | None = None
+    jira_api_token: str | None = field(default=None, repr=False)
+    jira_projects: tuple[str, ...] = ()
     # Catalogue and observability.
     policy_dirs: tuple[str, ...] = ()
     metrics_port: int | None = None
@@ -105,6 +117,17 @@ _ENV: dict[str, tuple[str, str]] = {
     "TICKETCLOCK_EMAIL_ESCALATION_TO": ("email_escalation_to", "list"),
     "TICKETCLOCK_EMAIL_ONCALL_TO": ("email_oncall_to", "list"),
     "TICKETCLOCK_NOTIFY_TIMEOUT_S": ("notify_timeout_s", "float"),
+    "TICKETCLOCK_ZENDESK_WEBHOOK_SECRET": ("zendesk_webhook_secret", "str"),
+    "TICKETCLOCK_ZENDESK_MAPPING": ("zendesk_mapping", "str"),
+    "TICKETCLOCK_JIRA_WEBHOOK_SECRET": ("jira_webhook_secret", "str"),
+    "TICKETCLOCK_JIRA_MAPPING": ("jira_mapping", "str"),
+    "TICKETCLOCK_ZENDESK_URL": ("zendesk_url", "str"),
+    "TICKETCLOCK_ZENDESK_EMAIL": ("zendesk_email", "str"),
+    "TICKETCLOCK_ZENDESK_API_TOKEN": ("zendesk_api_token", "str"),
+    "TICKETCLOCK_JIRA_URL": ("jira_url", "str"),
+    "TICKETCLOCK_JIRA_EMAIL": ("jira_email", "str"),
+    "TICKETCLOCK_JIRA_API_TOKEN": ("jira_api_token", "str"),
+    "TICKETCLOCK_JIRA_PROJECTS": ("jira_projects", "list"),
     "TICKETCLOCK_POLICY_DIRS": ("policy_dirs", "paths"),
     "TICKETCLOCK_METRICS_PORT": ("metrics_port", "port"),
     "TICKETCLOCK_CODEC_KEYS": ("codec_keys", "codec_keys"),

@@ -1,0 +1,210 @@
+"""Carry out what a helpdesk event means: open the ticket and/or run its actions as Updates.
+
+Each helpdesk module turns a payload into a `Plan` (pure, no I/O); `carry_out` runs it through the
+API's gateway, so an integration event and an HTTP call take the same path into the workflow.
+
+Redeliveries: every Update carries an id derived from the helpdesk's event id
+(`zendesk:<event id>`, `jira:<X-Atlassian-Webhook-Identifier>`, `:<n>` for the n-th action of
+one event). Temporal runs an Update id once per workflow run and answers a repeat with the first
+outcome, so a redelivered event changes nothing, even after later events. A refused Update is not
+recorded by Temporal; its redelivery is judged again (and, the ticket having only moved on, is
+refused again). The ticket's creation is idempotent on the key itself (`ZD-<id>` / the issue key).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from api.integrations import metrics
+from api.integrations.mapping import HelpdeskMapping, TicketFacts
+from api.schemas import CreateTicket
+from api.temporal_gateway import ActionRefused, TicketExists, TicketGateway, TicketNotFound
+from api.tickets import _details, _summary
+from policies.catalog import Catalog
+from policies.errors import PolicyError
+from workflows.messages import (
+    Acknowledge,
+    Action,
+    AgentUpdate,
+    ChangeSeverity,
+    Close,
+    CustomerReply,
+    Reopen,
+    RequestCustomerInfo,
+    Resolve,
+    TicketInput,
+    TicketView,
+)
+
+log = logging.getLogger(__name__)
+
+StepKind = Literal[
+    "respond",  # a public agent comment: acknowledge, or agent_update once acknowledged
+    "customer_reply",
+    "request_customer_info",
+    "resolve",
+    "reopen",
+    "close",
+    "change_severity",
+]
+
+
+@dataclass(frozen=True)
+class Step:
+    kind: StepKind
+    actor: str
+    severity: str | None = None  # change_severity
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What one event asks of one ticket."""
+
+    helpdesk: str
+    key: str
+    event_id: str
+    facts: TicketFacts
+    opened_at: datetime | None = None
+    subject: str | None = None
+    channel: str | None = None
+    create: bool = False  # the event is the ticket's creation
+    steps: tuple[Step, ...] = ()
+    ignored: tuple[str, ...] = ()  # parts of the event that map to nothing, and why
+    eta_at: datetime | None = None  # next-update promise for agent responses (mapping)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+async def _create(
+    plan: Plan, mapping: HelpdeskMapping, gateway: TicketGateway, catalog: Catalog
+) -> bool:
+    """Open the ticket from what the payload says; False when the key already exists."""
+    terms = mapping.terms_for(plan.facts)
+    opened_at = plan.opened_at or datetime.now(UTC)
+    body = CreateTicket(
+        key=plan.key,
+        policy=terms.policy,
+        tier=terms.tier,
+        severity=terms.severity,
+        customer=terms.customer,
+        channel=(plan.channel or None) and plan.channel[:64],
+        subject=(plan.subject or None) and (plan.subject or "")[:200],
+        opened_at=opened_at,
+    )
+    sla = catalog.resolve(
+        body.policy,
+        body.tier,
+        body.severity,
+        body.customer,
+        channel=body.channel,
+        opened_at=opened_at,
+    )
+    ticket = TicketInput(
+        key=body.key,
+        sla=sla,
+        customer=body.customer,
+        opened_at=opened_at,
+        subject=body.subject,
+        channel=body.channel,
+    )
+    try:
+        await gateway.start_ticket(
+            ticket,
+            fingerprint=body.fingerprint(),
+            summary=_summary(sla, body.subject),
+            details=_details(ticket),
+        )
+    except TicketExists:
+        return False
+    log.info("%s: opened ticket %s (%s %s %s)", plan.helpdesk, plan.key, *_terms(body))
+    return True
+
+
+def _terms(body: CreateTicket) -> tuple[str, str, str]:
+    return body.policy, body.tier, body.severity
+
+
+async def _run_step(
+    plan: Plan, step: Step, update_id: str, gateway: TicketGateway
+) -> tuple[str, TicketView]:
+    key = plan.key
+    if step.kind == "respond":
+        ack = Acknowledge(actor=step.actor, next_update_eta=plan.eta_at)
+        try:
+            return "acknowledge", await gateway.act(key, "acknowledge", ack, update_id=update_id)
+        except ActionRefused as refused:
+            if refused.type != "AlreadyAcknowledged":
+                raise
+        update = AgentUpdate(actor=step.actor, next_update_eta=plan.eta_at)
+        view = await gateway.act(key, "agent_update", update, update_id=f"{update_id}:update")
+        return "agent_update", view
+    body: Action
+    if step.kind == "customer_reply":
+        body = CustomerReply(actor=step.actor)
+        return step.kind, await gateway.act(key, "customer_reply", body, update_id=update_id)
+    if step.kind == "request_customer_info":
+        body = RequestCustomerInfo(actor=step.actor)
+        view = await gateway.act(key, "request_customer_info", body, update_id=update_id)
+        return step.kind, view
+    if step.kind == "resolve":
+        body = Resolve(actor=step.actor, solution=step.reason)
+        return step.kind, await gateway.act(key, "resolve", body, update_id=update_id)
+    if step.kind == "reopen":
+        body = Reopen(actor=step.actor, reason=step.reason)
+        return step.kind, await gateway.act(key, "reopen", body, update_id=update_id)
+    if step.kind == "close":
+        body = Close(actor=step.actor, reason=step.reason)
+        return step.kind, await gateway.act(key, "close", body, update_id=update_id)
+    assert step.severity is not None
+    body = ChangeSeverity(actor=step.actor, severity=step.severity, reason=step.reason)
+    return step.kind, await gateway.act(key, "change_severity", body, update_id=update_id)
+
+
+async def carry_out(
+    plan: Plan, mapping: HelpdeskMapping, gateway: TicketGateway, catalog: Catalog
+) -> dict[str, Any]:
+    """Run the plan; the answer comes once the ticket reflects the event (Updates complete)."""
+    source = plan.helpdesk
+    applied: list[str] = []
+    ignored = list(plan.ignored)
+    refused: list[str] = []
+    view: TicketView | None = None
+    try:
+        created = await _create(plan, mapping, gateway, catalog) if plan.create else False
+        for i, step in enumerate(plan.steps):
+            update_id = f"{source}:{plan.event_id}" + (f":{i}" if i else "")
+            try:
+                try:
+                    name, view = await _run_step(plan, step, update_id, gateway)
+                except TicketNotFound:
+                    # An event about a ticket we have not seen (created before the integration,
+                    # or its creation event is late: Zendesk does not guarantee order).
+                    await _create(plan, mapping, gateway, catalog)
+                    name, view = await _run_step(plan, step, update_id, gateway)
+            except ActionRefused as refusal:
+                refused.append(f"{step.kind}: {refusal.type}: {refusal.message}")
+                metrics.count(metrics.REFUSED, source, refusal.type)
+                continue
+            applied.append(name)
+    except PolicyError as exc:
+        ignored.append(f"the ticket's terms do not resolve: {exc}")
+        created = False
+    if plan.create and created:
+        applied.insert(0, "open")
+    if applied:
+        answer: dict[str, Any] = {"ticket": plan.key, "applied": applied}
+        if view is not None:
+            answer["status"] = view.status.value
+        if ignored or refused:
+            answer["not_applied"] = ignored + refused
+        return answer
+    if plan.create and not ignored and not refused:
+        ignored.append(f"ticket {plan.key} already exists")
+    why = "; ".join(ignored + refused) or "nothing to do"
+    if not refused:
+        metrics.count(metrics.IGNORED, source, "unmapped")
+    log.info("%s event %s on %s ignored: %s", source, plan.event_id, plan.key, why)
+    return {"ticket": plan.key, "ignored": why}
