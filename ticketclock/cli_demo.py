@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 from plumbing.settings import Settings, SettingsError, data_path, load_settings
+from ticketclock.api_client import ApiClient, ApiUnreachable, error_text
 from ticketclock.devstack import TOKEN_FILENAME
 
 # Customer attributes a policy may use to pick a calendar; each ticket takes the next one.
@@ -57,14 +58,6 @@ def pick(tiers: list[str], severities: list[str], count: int) -> list[tuple[str,
     return [(tiers[i], severities[j]) for i, j in cells[:count]]
 
 
-def _error_text(reply: httpx.Response) -> str:
-    try:
-        error = reply.json().get("error", {})
-        return str(error.get("message") or reply.text)
-    except ValueError:
-        return reply.text.strip()[:200]
-
-
 def _next_due(view: dict[str, Any]) -> str:
     clock = view.get("next_deadline_clock")
     if not clock:
@@ -76,7 +69,7 @@ def _next_due(view: dict[str, Any]) -> str:
 
 
 class Demo:
-    def __init__(self, http: httpx.Client, per_policy: int, prefix: str) -> None:
+    def __init__(self, http: ApiClient, per_policy: int, prefix: str) -> None:
         self.http = http
         self.per_policy = per_policy
         self.prefix = prefix
@@ -84,24 +77,21 @@ class Demo:
     def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:
             reply = self.http.request(method, path, **kwargs)
-        except httpx.TransportError as exc:
-            raise DemoError(
-                f"cannot reach the API at {self.http.base_url} ({exc}); is `make run` running? "
-                "(TICKETCLOCK_API_URL)"
-            ) from None
+        except ApiUnreachable as exc:
+            raise DemoError(f"{exc.message} (is `make run` running?)") from None
         if reply.status_code in (401, 403):
             raise DemoError(
-                f"{method} {path}: {reply.status_code} {_error_text(reply)} "
+                f"{method} {path}: {reply.status_code} {error_text(reply)} "
                 "(set TICKETCLOCK_TOKEN, or TICKETCLOCK_DEV_TOKEN to the token `make run` printed)"
             )
         if reply.status_code == 503:
-            raise DemoError(f"{method} {path}: 503 {_error_text(reply)} (is Temporal up?)")
+            raise DemoError(f"{method} {path}: 503 {error_text(reply)} (is Temporal up?)")
         return reply
 
     def run(self) -> int:
         reply = self._call("GET", "/v1/policies")
         if reply.status_code != 200:
-            raise DemoError(f"GET /v1/policies: {reply.status_code} {_error_text(reply)}")
+            raise DemoError(f"GET /v1/policies: {reply.status_code} {error_text(reply)}")
         opened = 0
         for policy in reply.json():
             opened += self.open_for(policy)
@@ -119,7 +109,7 @@ class Demo:
             terms = {"tier": tier, "severity": severity, "customer": customer}
             preview = self._call("POST", f"/v1/policies/{pid}/preview", json=terms)
             if preview.status_code != 200:
-                refusals.append(f"{tier}/{severity}: {_error_text(preview)}")
+                refusals.append(f"{tier}/{severity}: {error_text(preview)}")
                 continue
             required = preview.json().get("intake_required", [])
             # The last ticket of a policy that demands intake stays incomplete, to show the
@@ -142,7 +132,7 @@ class Demo:
                     f"  {key:<34} {tier + '/' + severity:<18} {word:<7} {_next_due(created.json())}"
                 )
             else:
-                refusals.append(f"{key}: {created.status_code} {_error_text(created)}")
+                refusals.append(f"{key}: {created.status_code} {error_text(created)}")
         if not opened and refusals:
             print(f"  skipped: {refusals[0]}")
             print("  (an override file in TICKETCLOCK_POLICY_DIRS can supply missing targets)")
@@ -168,13 +158,12 @@ def _run(args: argparse.Namespace) -> int:
         return 2
     url = (args.api_url or api_url(settings)).rstrip("/")
     print(f"ticketclock demo: opening tickets on {url}")
-    headers = {"Authorization": f"Bearer {token}"}
-    with httpx.Client(base_url=url, headers=headers, timeout=30) as http:
-        try:
+    try:
+        with ApiClient(url, token) as http:
             return Demo(http, args.per_policy, args.prefix).run()
-        except DemoError as exc:
-            print(f"ticketclock demo: {exc}", file=sys.stderr)
-            return 1
+    except (DemoError, ApiUnreachable) as exc:
+        print(f"ticketclock demo: {exc}", file=sys.stderr)
+        return 1
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

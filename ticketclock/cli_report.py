@@ -17,12 +17,12 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 from pydantic import ValidationError
 
 from api.report import GROUP_BYS, SlaReport, render_text
 from api.report_html import render_html
 from plumbing.settings import SettingsError, load_settings
+from ticketclock.api_client import ApiClient, ApiUnreachable, error_text
 
 FORMATS = ("text", "json", "html")
 
@@ -46,36 +46,17 @@ def instant(text: str) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def _error_text(reply: httpx.Response) -> str:
-    try:
-        error = reply.json().get("error", {})
-        return str(error.get("message") or reply.text)
-    except (ValueError, AttributeError):
-        return reply.text.strip()[:200]
-
-
 def fetch(url: str, token: str, params: dict[str, str], *, timeout: float = 120) -> dict[str, Any]:
     """The report as JSON, or `ReportError` saying which setting or input is wrong."""
     endpoint = f"{url.rstrip('/')}/v1/reports/sla"
     try:
-        reply = httpx.get(
-            endpoint,
-            params=params,
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=timeout,
-        )
-    except httpx.InvalidURL as exc:
-        raise ReportError(f"TICKETCLOCK_API_URL: {url!r} is not a URL ({exc})") from None
-    except httpx.UnsupportedProtocol:
-        raise ReportError(f"TICKETCLOCK_API_URL: {url!r} is not an http(s) URL") from None
-    except httpx.TransportError as exc:
-        raise ReportError(
-            f"cannot reach the API at {url} ({type(exc).__name__}); check TICKETCLOCK_API_URL "
-            "and that the API is running"
-        ) from None
+        with ApiClient(url, token, timeout=timeout) as api:
+            reply = api.request("GET", "/v1/reports/sla", params=params)
+    except ApiUnreachable as exc:
+        raise ReportError(exc.message) from None
     if reply.status_code == 401:
         raise ReportError(
-            f"the API at {url} refused the token ({_error_text(reply)}); check TICKETCLOCK_TOKEN"
+            f"the API at {url} refused the token ({error_text(reply)}); check TICKETCLOCK_TOKEN"
         )
     if reply.status_code == 403:
         raise ReportError(f"the token in TICKETCLOCK_TOKEN lacks the tickets:read scope ({url})")
@@ -84,11 +65,11 @@ def fetch(url: str, token: str, params: dict[str, str], *, timeout: float = 120)
             f"{endpoint} answered 404: is TICKETCLOCK_API_URL the ticketclock API (without /v1)?"
         )
     if reply.status_code == 422:
-        raise ReportError(f"the API refused the query: {_error_text(reply)}")
+        raise ReportError(f"the API refused the query: {error_text(reply)}")
     if reply.status_code == 503:
-        raise ReportError(f"the API cannot reach Temporal: {_error_text(reply)}")
+        raise ReportError(f"the API cannot reach Temporal: {error_text(reply)}")
     if reply.status_code != 200:
-        raise ReportError(f"GET {endpoint}: {reply.status_code} {_error_text(reply)}")
+        raise ReportError(f"GET {endpoint}: {reply.status_code} {error_text(reply)}")
     try:
         body: dict[str, Any] = reply.json()
     except ValueError:

@@ -26,6 +26,7 @@ from pydantic import BaseModel
 from api.actions import ACTIONS as ACTION_ROUTES
 from plumbing.settings import SettingsError, load_settings
 from policies.durations import DurationError, parse_duration
+from ticketclock.api_client import ApiClient, ApiUnreachable, error_parts
 from workflows.contract import InvalidTicketKey, validate_ticket_key
 from workflows.messages import TicketStatus
 
@@ -88,9 +89,7 @@ class Api:
 
     def __init__(self, url: str, token: str) -> None:
         self.url = url
-        self.http = httpx.Client(
-            base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=TIMEOUT_S
-        )
+        self.http = ApiClient(url, token, timeout=TIMEOUT_S)
 
     def close(self) -> None:
         self.http.close()
@@ -100,15 +99,8 @@ class Api:
     ) -> dict[str, Any]:
         try:
             reply = self.http.request(method, path, **kwargs)
-        except httpx.ConnectError as exc:
-            raise CliError(
-                f"cannot connect to the API at {self.url} ({_reason(exc)}); is it running? "
-                "Check TICKETCLOCK_API_URL"
-            ) from None
-        except httpx.TimeoutException:
-            raise CliError(f"the API at {self.url} did not answer within {TIMEOUT_S:g} s") from None
-        except httpx.TransportError as exc:
-            raise CliError(f"cannot reach the API at {self.url}: {_reason(exc)}") from None
+        except ApiUnreachable as exc:
+            raise CliError(exc.message) from None
         if reply.is_success:
             try:
                 body = reply.json()
@@ -121,7 +113,7 @@ class Api:
         raise self.error(reply, key)
 
     def error(self, reply: httpx.Response, key: str | None) -> CliError:
-        kind, message, field = _error_parts(reply)
+        kind, message, field = error_parts(reply)
         status = reply.status_code
         if status == 401:
             return CliError(
@@ -144,28 +136,6 @@ class Api:
         if status == 503:
             return CliError(f"503 {kind}: {message}; the API cannot reach Temporal")
         return CliError(f"{status} {kind}: {message}")
-
-
-def _reason(exc: Exception) -> str:
-    text = str(exc)
-    return "connection refused" if "refused" in text.lower() else (text or type(exc).__name__)
-
-
-def _error_parts(reply: httpx.Response) -> tuple[str, str, str | None]:
-    """(type, message, field) of an API error body; the status text when it is not one."""
-    try:
-        error = reply.json().get("error")
-    except (ValueError, AttributeError):
-        error = None
-    if not isinstance(error, dict):
-        text = " ".join(reply.text.split())[:200] or reply.reason_phrase
-        return reply.reason_phrase or "Error", text, None
-    field = error.get("field")
-    return (
-        str(error.get("type") or "Error"),
-        str(error.get("message") or reply.reason_phrase),
-        field if isinstance(field, str) else None,
-    )
 
 
 def connect() -> Api:
