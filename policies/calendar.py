@@ -17,23 +17,36 @@ The semantics are the ones written down in the shared business-time vectors
 How it is fast: UTC time is cut into fixed 7-day windows aligned on the zone's Monday midnight.
 For each window the calendar lazily computes (and caches) the sorted, merged list of absolute
 open intervals in integer microseconds with running totals, by mapping every local date's wall
-intervals through the zone's UTC-offset segments (so DST gaps and folds fall out exactly).
-``elapsed`` is a difference of running totals found by bisection; ``add`` skips whole windows by
-their cached totals (and 64-window blocks for very long spans), then bisects once. Country
-holidays are resolved one year at a time, on first need, and cached.
+intervals through the zone's UTC-offset segments (so DST gaps and folds fall out exactly). Only
+the windows at both ends of a span are ever materialised (and a few in between for short spans).
+
+Between them the open time is computed in closed form, O(1) in the span: without holidays an
+instant t is open iff its wall time t + offset(t) falls in the weekly profile, so over a stretch
+of constant offset the open time is a difference of F, the cumulative open wall time of the
+periodic profile (whole weeks x open seconds per week, plus one bisection). Each zone transition
+adds a correction (F before minus F after: the wall time a spring-forward skips or a fall-back
+repeats), and each holiday subtracts the open time of its local date. Transitions come from the
+zone's own table (and its POSIX rule after the table), verified against zoneinfo's offsets.
+Sums over 52-window blocks and 64-block superblocks are cached, so a span of two millennia costs
+a few dozen cached additions after a one-off pass (which resolves each year's holidays once).
+``add`` skips blocks by their totals and bisects inside the last one with the same closed form.
+Every cache (windows, blocks, holiday years, transitions) is an LRU bounded in estimated bytes.
 """
 
 from __future__ import annotations
 
 import math
 import re
+import sys
+import threading
 from bisect import bisect_left, bisect_right
-from collections.abc import Mapping, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-__all__ = ["WEEKDAYS", "BusinessCalendar", "CalendarSpecError"]
+__all__ = ["WEEKDAYS", "BusinessCalendar", "CalendarSpecError", "ByteLRU", "cached_calendar"]
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -41,7 +54,9 @@ _DAY = 86_400
 _WEEK = 7 * _DAY
 _US = 1_000_000
 _WEEK_US = _WEEK * _US
-_BLOCK = 64  # windows per block, for skipping very long spans
+_BLOCK = 52  # windows per block (about a year): block totals are cached
+_SUPER = 64  # blocks per superblock (about 64 years): their totals are cached too
+_WALK = 12  # spans of up to this many windows are summed window by window (all cached)
 _MAX_CLOSED_WINDOWS = 200_000  # ~3800 years of nothing open: give up rather than loop forever
 _MAX_OPEN_WINDOWS = 530  # next_close gives up on a calendar open for ~10 years without a break
 _PROBE_STEP = 3 * 3600  # UTC-offset probe spacing when looking for zone transitions
@@ -49,6 +64,25 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 _ONE_US = timedelta(microseconds=1)
 _ANCHOR_MONDAY = datetime(2000, 1, 3)  # a Monday; windows start at the zone's local midnight
+_WALL_MONDAY = 3 * _DAY  # 1970-01-01 was a Thursday: wall seconds + this count from a Monday
+_MIN_ORDINAL, _MAX_ORDINAL = date.min.toordinal(), date.max.toordinal()
+
+# Byte budgets (estimates of the Python objects held, see `_window_bytes`).
+WINDOW_CACHE_BYTES = 256 * 1024  # per calendar: materialised weeks
+BLOCK_CACHE_BYTES = 128 * 1024  # per calendar: block totals (about a year each)
+SUPER_CACHE_BYTES = 48 * 1024  # per calendar: superblock totals (all of years 1-9999 fit)
+TRANSITION_CACHE_BYTES = 64 * 1024  # per calendar: the zone's offset changes by year
+HOLIDAY_CACHE_BYTES = 128 * 1024  # per calendar: resolved country holiday years
+CALENDAR_BASE_BYTES = 64 * 1024  # per calendar: everything else (spec, zone, profile), generous
+CALENDAR_BYTES = (
+    WINDOW_CACHE_BYTES
+    + BLOCK_CACHE_BYTES
+    + SUPER_CACHE_BYTES
+    + TRANSITION_CACHE_BYTES
+    + HOLIDAY_CACHE_BYTES
+    + CALENDAR_BASE_BYTES
+)
+CALENDARS_CACHE_BYTES = 48 * 1024 * 1024  # the module-level cache of calendars (`cached_calendar`)
 
 _TIME_RE = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2}))?")
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -62,6 +96,76 @@ _HOLIDAY_KEYS = frozenset({"country", "subdiv", "categories", "add", "remove"})
 
 class CalendarSpecError(ValueError):
     """A calendar spec is invalid; the message starts with the offending field's path."""
+
+
+class ByteLRU:
+    """A least-recently-used mapping bounded by the estimated bytes of its entries.
+
+    Each entry is stored with its estimated size; inserting past the budget evicts the least
+    recently used entries until the total fits again (an entry larger than the whole budget is
+    not kept at all).
+    """
+
+    __slots__ = ("_data", "_lock", "_sizes", "budget", "nbytes")
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.nbytes = 0
+        self._data: OrderedDict[Hashable, Any] = OrderedDict()
+        self._sizes: dict[Hashable, int] = {}
+        self._lock = threading.Lock()  # activities share calendars across executor threads
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __contains__(self, key: Hashable) -> bool:
+        return key in self._data
+
+    def get(self, key: Hashable) -> Any:
+        value = self._data.get(key)
+        if value is not None:
+            try:  # noqa: SIM105 - cheaper than contextlib.suppress on the hot path
+                self._data.move_to_end(key)
+            except KeyError:  # evicted by another thread meanwhile: still a valid value
+                pass
+        return value
+
+    def put(self, key: Hashable, value: Any, size: int) -> None:
+        with self._lock:
+            if key in self._data:
+                self.nbytes -= self._sizes.pop(key)
+                del self._data[key]
+            if size > self.budget:
+                return
+            self._data[key] = value
+            self._sizes[key] = size
+            self.nbytes += size
+            while self.nbytes > self.budget:
+                old, _ = self._data.popitem(last=False)
+                self.nbytes -= self._sizes.pop(old)
+
+    def values(self) -> list[Any]:
+        with self._lock:
+            return list(self._data.values())
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+            self._sizes.clear()
+            self.nbytes = 0
+
+
+_INT_BYTES = sys.getsizeof(2**62)  # a (large) int object
+_LIST_BYTES = sys.getsizeof([])
+_ENTRY_BYTES = 2 * 8 + 100  # key + value pointers in a dict / OrderedDict, plus its link node
+
+
+def _window_bytes(n: int) -> int:
+    """Estimated bytes of a cached window with n intervals: 3 lists of n ints, a tuple, a key."""
+    return _ENTRY_BYTES + _INT_BYTES + 80 + 3 * (_LIST_BYTES + 8 * n + _INT_BYTES * n)
+
+
+_TOTAL_BYTES = _ENTRY_BYTES + 2 * _INT_BYTES  # a cached block total (int key, int value)
 
 
 class _Window(NamedTuple):
@@ -243,20 +347,22 @@ class _CountryHolidays:
         self.source = f"holidays {holidays.__version__} {country}" + (
             f"-{subdiv}" if subdiv else ""
         )
-        self._years: dict[int, frozenset[date]] = {}
+        self._years = ByteLRU(HOLIDAY_CACHE_BYTES)
 
     def year(self, year: int) -> frozenset[date]:
-        dates = self._years.get(year)
+        dates: frozenset[date] | None = self._years.get(year)
         if dates is None:
             if not 1 <= year <= 9999:
                 dates = frozenset()
             else:
                 resolved = self._holidays.country_holidays(self.country, years=year, **self._kwargs)
                 dates = frozenset(d for d in resolved if d.year == year)
-            self._years[year] = dates
+            size = _ENTRY_BYTES + sys.getsizeof(dates) + 40 * len(dates)
+            self._years.put(year, dates, size)
         return dates
 
     def resolved(self) -> frozenset[date]:
+        """The holiday dates of the years resolved and still cached."""
         return frozenset().union(*self._years.values())
 
 
@@ -336,11 +442,31 @@ class BusinessCalendar:
         self._add = add
         self._remove = remove
         self._explicit = add - remove
+        self._explicit_by_year: dict[int, list[date]] = {}
+        for d in sorted(self._explicit):
+            self._explicit_by_year.setdefault(d.year, []).append(d)
         anchor = _ANCHOR_MONDAY.replace(tzinfo=zone)
         self._base_us = ((anchor - _EPOCH) // _ONE_US) % _WEEK_US
-        self._windows: dict[int, _Window] = {}
-        self._blocks: dict[int, int] = {}
-        self._block_hint = _BLOCK * self._week_seconds * _US * 9 // 10
+        self._base_s = self._base_us // _US
+        # The weekly wall-clock profile flattened from Monday 00:00, with running totals (for F).
+        self._wk_starts: list[int] = []
+        self._wk_ends: list[int] = []
+        self._wk_cum: list[int] = []
+        run = 0
+        for wd, day_ivs in enumerate(self._profile):
+            for a, b in day_ivs:
+                run += b - a
+                self._wk_starts.append(wd * _DAY + a)
+                self._wk_ends.append(wd * _DAY + b)
+                self._wk_cum.append(run)
+        self._windows = ByteLRU(WINDOW_CACHE_BYTES)
+        self._blocks = ByteLRU(BLOCK_CACHE_BYTES)
+        self._supers = ByteLRU(SUPER_CACHE_BYTES)
+        self._year_offsets = ByteLRU(TRANSITION_CACHE_BYTES)
+        self._rule: Callable[[int], tuple[int, int]] | None = None
+        self._table: list[int] | None = None
+        if self._base_us % _US == 0:  # whole-second offsets (always, with real tzdata)
+            self._table, self._rule = _zone_transitions(zone)
 
     @classmethod
     def from_spec(cls, spec: Mapping[str, Any]) -> BusinessCalendar:
@@ -442,13 +568,13 @@ class BusinessCalendar:
         w = self._window(k)
         need += _open_before(w, t)
         last = k + _MAX_CLOSED_WINDOWS
+        steps = 0
         while need > w.total:
             need -= w.total
             k += 1
-            if k % _BLOCK == 0 and need > self._block_hint:
-                while need > (bt := self._block_total(k // _BLOCK)):
-                    need -= bt
-                    k += _BLOCK
+            steps += 1
+            if steps == _WALK and self._table is not None:
+                k, need = self._skip(k, need, last)
             if k > last:
                 raise RuntimeError("business calendar has no open time ahead")
             w = self._window(k)
@@ -471,14 +597,11 @@ class BusinessCalendar:
         if ka == kb:
             return _open_before(wa, b) - _open_before(wa, a)
         total = wa.total - _open_before(wa, a)
-        k = ka + 1
-        while k < kb:
-            if k % _BLOCK == 0 and k + _BLOCK <= kb:
-                total += self._block_total(k // _BLOCK)
-                k += _BLOCK
-            else:
+        if kb - ka > _WALK and self._table is not None:
+            total += self._windows_total(ka + 1, kb)
+        else:
+            for k in range(ka + 1, kb):
                 total += self._window(k).total
-                k += 1
         return total + _open_before(self._window(kb), b)
 
     def is_open(self, at: datetime) -> bool:
@@ -531,25 +654,26 @@ class BusinessCalendar:
     # -- windows ----------------------------------------------------------------------------
 
     def _window(self, k: int) -> _Window:
-        w = self._windows.get(k)
+        data = self._windows._data  # ByteLRU.get, inlined: this is the hot path
+        w: _Window | None = data.get(k)
         if w is None:
-            w = self._windows[k] = self._build_window(k)
+            w = self._build_window(k)
+            self._windows.put(k, w, _window_bytes(len(w.starts)))
+        else:
+            try:  # noqa: SIM105 - cheaper than contextlib.suppress on the hot path
+                data.move_to_end(k)
+            except KeyError:  # evicted by another thread meanwhile
+                pass
         return w
-
-    def _block_total(self, b: int) -> int:
-        total = self._blocks.get(b)
-        if total is None:
-            total = sum(self._window(k).total for k in range(b * _BLOCK, (b + 1) * _BLOCK))
-            self._blocks[b] = total
-        return total
 
     def _offset(self, t: int) -> int:
         off = datetime.fromtimestamp(t, self.zone).utcoffset()
         assert off is not None
         return off.days * _DAY + off.seconds
 
-    def _segments(self, lo: int, hi: int) -> list[tuple[int, int, int]]:
-        """[(from, to, utc_offset)] covering UTC seconds [lo, hi) with a constant offset each."""
+    def _probe_segments(self, lo: int, hi: int) -> list[tuple[int, int, int]]:
+        """[(from, to, utc_offset)] covering UTC seconds [lo, hi), found by probing offsets
+        every few hours (only for zones whose transition table cannot be read)."""
         bounds = [lo]
         offs = [self._offset(lo)]
         p = lo
@@ -572,6 +696,179 @@ class BusinessCalendar:
             p = q
         bounds.append(hi)
         return [(bounds[i], bounds[i + 1], offs[i]) for i in range(len(offs))]
+
+    def _segments(self, lo: int, hi: int) -> list[tuple[int, int, int]]:
+        """[(from, to, utc_offset)] covering UTC seconds [lo, hi) with a constant offset each."""
+        if self._table is None:
+            return self._probe_segments(lo, hi)
+        out: list[tuple[int, int, int]] = []
+        s0, off = lo, self._offset(lo)
+        for t, _before, after in self._transitions(lo, hi - 1):
+            out.append((s0, t, off))
+            s0, off = t, after
+        out.append((s0, hi, off))
+        return out
+
+    # -- closed form --------------------------------------------------------------------------
+
+    def _wall_open(self, x: int) -> int:
+        """F: open wall-clock seconds of the weekly profile from the Monday before 1970 to x."""
+        q, r = divmod(x + _WALL_MONDAY, _WEEK)
+        i = bisect_right(self._wk_starts, r) - 1
+        if i < 0:
+            return q * self._week_seconds
+        end = self._wk_ends[i]
+        part = self._wk_cum[i] if r >= end else self._wk_cum[i] - (end - r)
+        return q * self._week_seconds + part
+
+    def _year_transitions(self, year: int) -> list[tuple[int, int, int]]:
+        """[(t, offset before, offset after)] for the zone's offset changes in UTC year `year`."""
+        key = year
+        found: list[tuple[int, int, int]] | None = self._year_offsets.get(key)
+        if found is not None:
+            return found
+        lo = (date(year, 1, 1).toordinal() - _EPOCH_ORDINAL) * _DAY
+        hi = lo + (366 if _is_leap(year) else 365) * _DAY
+        assert self._table is not None
+        candidates = self._table[bisect_left(self._table, lo) : bisect_left(self._table, hi)]
+        table_end = self._table[-1] if self._table else None
+        if self._rule is not None and (table_end is None or hi > table_end):
+            for y in (year - 1, year, year + 1):
+                if 1 <= y <= 9999:
+                    candidates.extend(
+                        t for t in self._rule(y) if table_end is None or t > table_end
+                    )
+        found = []
+        for t in sorted(set(candidates)):
+            if lo <= t < hi:
+                before, after = self._offset(t - 1), self._offset(t)
+                if before != after:
+                    found.append((t, before, after))
+        self._year_offsets.put(key, found, _ENTRY_BYTES + 120 + 160 * len(found))
+        return found
+
+    def _transitions(self, lo: int, hi: int) -> list[tuple[int, int, int]]:
+        """Offset changes at instants t with lo < t <= hi (UTC seconds)."""
+        y0 = _utc_year(lo)
+        y1 = _utc_year(hi)
+        out: list[tuple[int, int, int]] = []
+        for year in range(y0, y1 + 1):
+            out.extend(x for x in self._year_transitions(year) if lo < x[0] <= hi)
+        return out
+
+    def _holiday_dates(self, first: int, last: int) -> list[int]:
+        """Ordinals of the holiday dates d with first <= d.toordinal() <= last."""
+        first, last = max(first, _MIN_ORDINAL), min(last, _MAX_ORDINAL)
+        if first > last:
+            return []
+        out: list[int] = []
+        for year in range(date.fromordinal(first).year, date.fromordinal(last).year + 1):
+            days = set(self._explicit_by_year.get(year, ()))
+            if self._country is not None:
+                days.update(d for d in self._country.year(year) if d not in self._remove)
+            out.extend(n for d in days if first <= (n := d.toordinal()) <= last)
+        return out
+
+    def _open_between(self, lo: int, hi: int) -> int:
+        """Open seconds in [lo, hi) (UTC seconds, lo <= hi), without materialising windows."""
+        F = self._wall_open
+        total = F(hi + self._offset(hi)) - F(lo + self._offset(lo))
+        for t, before, after in self._transitions(lo, hi):
+            total += F(t + before) - F(t + after)
+        first = (lo - 2 * _DAY) // _DAY + _EPOCH_ORDINAL
+        last = (hi + 2 * _DAY) // _DAY + _EPOCH_ORDINAL
+        for ordinal in self._holiday_dates(first, last):
+            if self._profile[(ordinal - 1) % 7]:
+                total -= self._open_on_date(ordinal, lo, hi)
+        return total
+
+    def _open_on_date(self, ordinal: int, lo: int, hi: int) -> int:
+        """Open seconds (ignoring holidays) in [lo, hi) whose local date is `ordinal`."""
+        wlo = (ordinal - _EPOCH_ORDINAL) * _DAY
+        whi = wlo + _DAY
+        lo, hi = max(lo, wlo - 2 * _DAY), min(hi, whi + 2 * _DAY)
+        if lo >= hi:
+            return 0
+        F = self._wall_open
+        total = 0
+        for s0, s1, off in self._segments(lo, hi):
+            x0, x1 = max(s0 + off, wlo), min(s1 + off, whi)
+            if x0 < x1:
+                total += F(x1) - F(x0)
+        return total
+
+    def _wstart(self, k: int) -> int:
+        return self._base_s + k * _WEEK
+
+    def _span_us(self, k1: int, k2: int) -> int:
+        """Open microseconds in windows [k1, k2), in closed form."""
+        return self._open_between(self._wstart(k1), self._wstart(k2)) * _US
+
+    def _block_total(self, j: int) -> int:
+        total: int | None = self._blocks.get(j)
+        if total is None:
+            total = self._span_us(j * _BLOCK, (j + 1) * _BLOCK)
+            self._blocks.put(j, total, _TOTAL_BYTES)
+        return total
+
+    def _super_total(self, j: int) -> int:
+        total: int | None = self._supers.get(j)
+        if total is None:
+            total = sum(self._block_total(b) for b in range(j * _SUPER, (j + 1) * _SUPER))
+            self._supers.put(j, total, _TOTAL_BYTES)
+        return total
+
+    def _windows_total(self, k1: int, k2: int) -> int:
+        """Open microseconds in windows [k1, k2): closed form at the ends, cached blocks between."""
+        j1 = -(-k1 // _BLOCK)
+        j2 = k2 // _BLOCK
+        if j1 >= j2:
+            return self._span_us(k1, k2)
+        total = self._span_us(k1, j1 * _BLOCK) + self._span_us(j2 * _BLOCK, k2)
+        j = j1
+        while j < j2:
+            if j % _SUPER == 0 and j + _SUPER <= j2:
+                total += self._super_total(j // _SUPER)
+                j += _SUPER
+            else:
+                total += self._block_total(j)
+                j += 1
+        return total
+
+    def _skip(self, k: int, need: int, last: int) -> tuple[int, int]:
+        """(window m, need left at its start): the first m >= k where `need` open microseconds
+        counted from window k's start are reached, so that need <= window m's total."""
+        j = -(-k // _BLOCK)
+        if j * _BLOCK > k:
+            head = self._span_us(k, j * _BLOCK)
+            if need <= head:
+                return self._bisect(k, j * _BLOCK, need)
+            need -= head
+            k = j * _BLOCK
+        while k <= last:
+            j = k // _BLOCK
+            if j % _SUPER == 0 and need > (st := self._super_total(j // _SUPER)):
+                need -= st
+                k += _SUPER * _BLOCK
+                continue
+            bt = self._block_total(j)
+            if need <= bt:
+                return self._bisect(k, k + _BLOCK, need)
+            need -= bt
+            k += _BLOCK
+        return k, need
+
+    def _bisect(self, k: int, hi: int, need: int) -> tuple[int, int]:
+        """The last m in [k, hi) with open(k, m) < need (open(k, hi) >= need), and need - that."""
+        lo = k
+        hi -= 1  # invariant: open(k, lo) < need and open(k, hi + 1) >= need
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if self._span_us(k, mid) < need:
+                lo = mid
+            else:
+                hi = mid - 1
+        return lo, need - (self._span_us(k, lo) if lo > k else 0)
 
     def _build_window(self, k: int) -> _Window:
         ws = (self._base_us + k * _WEEK_US) // _US
@@ -614,9 +911,67 @@ def _open_before(w: _Window, t: int) -> int:
     return w.cum[i] if t >= end else w.cum[i] - (end - t)
 
 
+def _is_leap(year: int) -> bool:
+    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+
+
+def _utc_year(t: int) -> int:
+    """The UTC calendar year of UTC second t, clamped to 1..9999."""
+    ordinal = min(max(t // _DAY + _EPOCH_ORDINAL, _MIN_ORDINAL), _MAX_ORDINAL)
+    return date.fromordinal(ordinal).year
+
+
+def _zone_transitions(
+    zone: ZoneInfo,
+) -> tuple[list[int] | None, Callable[[int], tuple[int, int]] | None]:
+    """The zone's transition instants (UTC seconds) from its TZif table, and a function giving a
+    year's two rule transitions after the table (POSIX TZ footer); (None, None) if unreadable.
+
+    Read with the pure-Python zoneinfo reader of the standard library (the C implementation
+    exposes no table). Every candidate is checked against `zone`'s own offsets by the caller.
+    """
+    try:
+        from zoneinfo import _zoneinfo  # type: ignore[attr-defined]  # the pure-Python reader
+
+        key = getattr(zone, "key", None)
+        if not key:
+            return None, None
+        pure = _zoneinfo.ZoneInfo.no_cache(key)
+        table = [int(t) for t in pure._trans_utc]
+        after = pure._tz_after
+        rule: Callable[[int], tuple[int, int]] | None = None
+        if isinstance(after, _zoneinfo._TZStr):
+            std = int(after.std.utcoff.total_seconds())
+            dst = int(after.dst.utcoff.total_seconds())
+
+            def rule(year: int) -> tuple[int, int]:
+                start, end = after.transitions(year)
+                return int(start) - std, int(end) - dst
+
+        return table, rule
+    except Exception:  # noqa: BLE001 - any surprise: fall back to probing offsets
+        return None, None
+
+
 def _to_us(value: datetime, what: str) -> int:
     if not isinstance(value, datetime):
         raise TypeError(f"{what} must be a timezone-aware datetime, got {_kind(value)}")
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"{what} must be timezone-aware (got naive {value.isoformat()})")
     return (value - _EPOCH) // _ONE_US
+
+
+_CALENDARS = ByteLRU(CALENDARS_CACHE_BYTES)
+
+
+def cached_calendar(key: str, build: Callable[[], BusinessCalendar]) -> BusinessCalendar:
+    """The calendar cached under `key` (e.g. its spec as JSON), built by `build` on a miss.
+
+    The module-level cache is bounded in bytes: each calendar is charged the most its own
+    bounded caches can hold (CALENDAR_BYTES) plus its key, least recently used evicted first.
+    """
+    cal: BusinessCalendar | None = _CALENDARS.get(key)
+    if cal is None:
+        cal = build()
+        _CALENDARS.put(key, cal, CALENDAR_BYTES + sys.getsizeof(key))
+    return cal

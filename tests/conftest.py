@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
+from hypothesis import settings
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
@@ -16,6 +17,9 @@ from temporalio.testing import WorkflowEnvironment
 from plumbing.binaries import temporal_cli, temporal_test_server
 from tests.support.rigs import Rig, ticket_rig
 from workflows.contract import SEARCH_ATTRIBUTES
+
+# `pytest --hypothesis-profile long`: property tests run thousands of examples instead of hundreds.
+settings.register_profile("long", max_examples=3000, deadline=None)
 
 
 @pytest.fixture(scope="session")
