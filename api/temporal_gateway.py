@@ -38,7 +38,7 @@ from temporalio.common import (
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.actions import ActionName
+from workflows.actions import ActionName
 from api.schemas import TicketSummary
 from policies.snapshot import Clock
 from workflows.contract import (

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Response
 
-from api.actions import ACTIONS, ActionRoute
+from workflows.actions import ACTIONS, ActionRoute
 from api.auth import CanAct, CanCreate, CanRead
 from api.cursor import decode_cursor, encode_cursor
 from api.deps import CatalogDep, Gateway, TicketKey

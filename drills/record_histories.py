@@ -161,9 +161,9 @@ async def severity_change(stack: Stack, key: str, target: float) -> list[Handle]
 async def signals(stack: Stack, key: str, target: float) -> list[Handle]:
     """The same actions as Signals: one accepted, one refused (recorded as rejected)."""
     handle = await stack.open_ticket(key, stack.resolve("sev1"))
-    await handle.signal(TicketWorkflow.signal_acknowledge, Acknowledge(actor="agent:jane"))
-    await handle.signal(TicketWorkflow.signal_acknowledge, Acknowledge(actor="agent:jane"))
-    await handle.signal(TicketWorkflow.signal_agent_update, AgentUpdate(actor="agent:jane"))
+    await handle.signal("acknowledge", Acknowledge(actor="agent:jane"))
+    await handle.signal("acknowledge", Acknowledge(actor="agent:jane"))
+    await handle.signal("agent_update", AgentUpdate(actor="agent:jane"))
     await _settle(handle)
     await _wait_for(stack, key, "next_update:2:warning:1")
     return [handle]

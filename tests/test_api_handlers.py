@@ -19,7 +19,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.workflow import _Definition
 
-from api.actions import ACTIONS
+from workflows.actions import ACTIONS
 from api.app import create_app
 from api.schemas import CreateTicket, TicketFilters, TicketSummary
 from api.temporal_gateway import (

@@ -20,7 +20,7 @@ import pytest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from api.actions import ACTIONS as API_ACTIONS
+from workflows.actions import ACTIONS as API_ACTIONS
 from api.app import create_app
 from plumbing.processes import free_port
 from tests.support import unique

@@ -23,10 +23,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import httpx
 from pydantic import BaseModel
 
-from api.actions import ACTIONS as ACTION_ROUTES
 from plumbing.settings import SettingsError, load_settings
 from policies.durations import DurationError, parse_duration
 from ticketclock.api_client import ApiClient, ApiUnreachable, error_parts
+from workflows.actions import ACTIONS as ACTION_ROUTES
 from workflows.contract import InvalidTicketKey, validate_ticket_key
 from workflows.messages import TicketStatus
 

@@ -39,6 +39,12 @@ PASSTHROUGH_MODULES = (
     "pydantic_core",
     "workflows.messages",
     "workflows.contract",
+    # The pure rules core (issue 11): every module of workflows/ but the workflow itself.
+    "workflows.keys",
+    "workflows.rules",
+    "workflows.actions",
+    "workflows.core",
+    "workflows.views",
 )
 
 # How long a stopping worker lets running activities (a webhook call) finish before cancelling.

@@ -165,11 +165,17 @@ class ClockCycle(_Model):
     due_text: str | None = None  # "Mon 23 Nov 09:00 America/Chicago"
     target_text: str = ""
     business: bool = False
-    eta: datetime | None = None  # a promised next-update ETA earlier than the policy maximum
+    eta: datetime | None = None  # a promised next-update ETA (the deadline when it is earlier)
+    # Set when the promised ETA was later than the policy's own deadline: the policy's bound won.
+    eta_note: str | None = None
     paused: list[Pause] = Field(default_factory=list)
     warnings: list[WarningRecord] = Field(default_factory=list)
     met_at: datetime | None = None
     breached_at: datetime | None = None
+    # A breached cycle answered afterwards: when the answer came and how late it was. The breach
+    # stays recorded (status `breached`); the answer is recorded too.
+    answered_at: datetime | None = None
+    late_by: timedelta | None = None
     ended_at: datetime | None = None
     ended_reason: str | None = None
     business_used: timedelta | None = None
@@ -215,6 +221,13 @@ class TicketState(_Model):
     review_completed_at: datetime | None = None
     escalations: int = 0
     runs: int = 1  # how many workflow runs (continue-as-new) this ticket has had
+    # When the (current) first response was given; a reopen that restarts first_response clears
+    # it. `acknowledge` is accepted exactly while this is None, breached or not.
+    first_response_at: datetime | None = None
+    # The update cadence is in force (a public response given, not mitigated, resolved or closed).
+    cadence_on: bool = False
+    # The last next-update ETA an agent promised (recorded even when no cadence runs).
+    promised_update_at: datetime | None = None
 
 
 class TicketView(_Model):
@@ -242,6 +255,8 @@ class TicketView(_Model):
     events: list[LedgerEvent]
     incident_commander: str | None = None
     runs: int = 1
+    first_response_at: datetime | None = None
+    promised_update_at: datetime | None = None
 
 
 class Explanation(_Model):

@@ -1,15 +1,21 @@
-"""Every agent action, once: its Update, its HTTP path under /v1/tickets/{key}/, its body model.
+"""Every agent action, once: its Update and Signal, its HTTP path under /v1/tickets/{key}/, its body
+model and its rule (a check that may refuse, an apply that changes a copy of the state).
 
-The API builds one route per entry (with the summary and example shown in OpenAPI), the gateway
-maps the Update names to workflow methods, and `ticketclock tickets act` derives its commands
-from the paths. Free of FastAPI and Temporal, so the CLI imports it cheaply.
+The one table everything derives from: `TicketWorkflow`'s Update and Signal handlers dispatch
+through `RULES` by the payload's type, the API builds one route per entry (with the summary and
+example shown in OpenAPI), the gateway maps the Update names, and `ticketclock tickets act`
+derives its commands from the paths. Pure: no FastAPI, no Temporal, so the CLI imports it cheaply
+and the workflow sandbox passes it through.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 
+from workflows import rules
 from workflows.messages import (
     Acknowledge,
     Action,
@@ -27,6 +33,7 @@ from workflows.messages import (
     Reopen,
     RequestCustomerInfo,
     Resolve,
+    TicketState,
 )
 
 ActionName = Literal[
@@ -50,11 +57,15 @@ ActionName = Literal[
 
 @dataclass(frozen=True)
 class ActionRoute:
+    """One agent action: its Update and Signal name, its HTTP path, its body, its rule."""
+
     path: str
     update: ActionName
     model: type[Action]
     summary: str
     example: dict[str, Any]
+    check: Callable[[TicketState, Any, datetime], None]  # raises rules.Refused
+    apply: Callable[[rules.Ctx, Any], None]
 
 
 ACTIONS: tuple[ActionRoute, ...] = (
@@ -68,6 +79,8 @@ ACTIONS: tuple[ActionRoute, ...] = (
             "message": "We are on it.",
             "next_update_eta": "2025-11-20T17:30:00Z",
         },
+        rules.check_acknowledge,
+        rules.apply_acknowledge,
     ),
     ActionRoute(
         "updates",
@@ -79,6 +92,8 @@ ACTIONS: tuple[ActionRoute, ...] = (
             "message": "Failover in progress.",
             "next_update_eta": "2025-11-20T18:30:00Z",
         },
+        rules.check_agent_update,
+        rules.apply_agent_update,
     ),
     ActionRoute(
         "customer-replies",
@@ -86,6 +101,8 @@ ACTIONS: tuple[ActionRoute, ...] = (
         CustomerReply,
         "The customer replied (ends waiting on customer)",
         {"actor": "customer:acme", "message": "Logs attached."},
+        rules.check_customer_reply,
+        rules.apply_customer_reply,
     ),
     ActionRoute(
         "waiting-on-customer",
@@ -93,6 +110,8 @@ ACTIONS: tuple[ActionRoute, ...] = (
         RequestCustomerInfo,
         "Ask the customer for something (pauses clocks, starts customer_silence)",
         {"actor": "agent:jane", "message": "Please send the broker logs."},
+        rules.check_request_customer_info,
+        rules.apply_request_customer_info,
     ),
     ActionRoute(
         "intake",
@@ -100,6 +119,8 @@ ACTIONS: tuple[ActionRoute, ...] = (
         CompleteIntake,
         "Supply missing intake fields",
         {"actor": "agent:jane", "fields": {"platform_version": "4.2.1"}},
+        rules.check_complete_intake,
+        rules.apply_complete_intake,
     ),
     ActionRoute(
         "engineering-ack",
@@ -107,6 +128,8 @@ ACTIONS: tuple[ActionRoute, ...] = (
         EngineeringAck,
         "Engineering acknowledged (starts incident_commander)",
         {"actor": "eng:oncall", "note": "Paged SRE."},
+        rules.check_engineering_ack,
+        rules.apply_engineering_ack,
     ),
     ActionRoute(
         "incident-commander",
@@ -114,6 +137,8 @@ ACTIONS: tuple[ActionRoute, ...] = (
         AssignIncidentCommander,
         "Assign the incident commander",
         {"actor": "eng:oncall", "commander": "eng:maria"},
+        rules.check_assign_incident_commander,
+        rules.apply_assign_incident_commander,
     ),
     ActionRoute(
         "severity",
@@ -121,6 +146,8 @@ ACTIONS: tuple[ActionRoute, ...] = (
         ChangeSeverity,
         "Change severity (recomputes running clocks from their start)",
         {"actor": "agent:jane", "severity": "sev2", "reason": "Workaround in place."},
+        rules.check_change_severity,
+        rules.apply_change_severity,
     ),
     ActionRoute(
         "mitigate",
@@ -128,6 +155,8 @@ ACTIONS: tuple[ActionRoute, ...] = (
         Mitigate,
         "Incident mitigated (stops next_update)",
         {"actor": "eng:maria", "note": "Traffic shifted to eu-central-1."},
+        rules.check_mitigate,
+        rules.apply_mitigate,
     ),
     ActionRoute(
         "resolve",
@@ -135,6 +164,8 @@ ACTIONS: tuple[ActionRoute, ...] = (
         Resolve,
         "Final solution communicated",
         {"actor": "agent:jane", "solution": "Upgraded the broker to 3.7.1."},
+        rules.check_resolve,
+        rules.apply_resolve,
     ),
     ActionRoute(
         "reopen",
@@ -142,6 +173,8 @@ ACTIONS: tuple[ActionRoute, ...] = (
         Reopen,
         "Reopen a resolved ticket",
         {"actor": "customer:acme", "reason": "It happened again."},
+        rules.check_reopen,
+        rules.apply_reopen,
     ),
     ActionRoute(
         "close",
@@ -149,6 +182,8 @@ ACTIONS: tuple[ActionRoute, ...] = (
         Close,
         "Close the ticket (stops every clock)",
         {"actor": "agent:jane", "reason": "Confirmed by the customer."},
+        rules.check_close,
+        rules.apply_close,
     ),
     ActionRoute(
         "review/open",
@@ -156,6 +191,8 @@ ACTIONS: tuple[ActionRoute, ...] = (
         OpenReview,
         "Post-incident review opened (meets post_incident_review)",
         {"actor": "eng:maria", "link": "https://wiki.example.com/pir/123"},
+        rules.check_open_review,
+        rules.apply_open_review,
     ),
     ActionRoute(
         "review/complete",
@@ -163,6 +200,8 @@ ACTIONS: tuple[ActionRoute, ...] = (
         CompleteReview,
         "Post-incident review completed",
         {"actor": "eng:maria", "link": "https://wiki.example.com/pir/123"},
+        rules.check_complete_review,
+        rules.apply_complete_review,
     ),
     ActionRoute(
         "escalate",
@@ -170,5 +209,12 @@ ACTIONS: tuple[ActionRoute, ...] = (
         Escalate,
         "Customer escalation (within the escalation window)",
         {"actor": "customer:acme", "reason": "The fix did not hold."},
+        rules.check_escalate,
+        rules.apply_escalate,
     ),
 )
+
+
+# The typed table: a payload's type names its rule.
+RULES: dict[type[Action], ActionRoute] = {route.model: route for route in ACTIONS}
+BY_NAME: dict[str, ActionRoute] = {route.update: route for route in ACTIONS}
