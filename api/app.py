@@ -18,6 +18,7 @@ from temporalio.client import Client
 from api import integrations, policies, reports, tickets
 from api.deps import Gateway
 from api.errors import install_error_handlers
+from api.guard import MAX_BODY_BYTES, RequestGuard, install_access_log_filter, rate_limiter
 from api.schemas import ErrorBody
 from api.temporal_gateway import TemporalGateway, TicketGateway
 from plumbing.settings import Settings, load_settings
@@ -26,7 +27,7 @@ from policies.catalog import Catalog, load_catalog
 
 log = logging.getLogger(__name__)
 
-MAX_BODY_BYTES = 1 << 20
+__all__ = ["MAX_BODY_BYTES", "app_factory", "create_app"]
 
 DESCRIPTION = """\
 Durable, business-hours-aware SLA timers for support tickets, on Temporal.
@@ -58,7 +59,6 @@ def create_app(
         title="ticketclock",
         version="1",
         description=DESCRIPTION,
-        max_body_size=MAX_BODY_BYTES,
         openapi_tags=[
             {"name": "tickets", "description": "Open, act on, read and list tickets."},
             {"name": "policies", "description": "The policy catalogue and deadline previews."},
@@ -75,6 +75,10 @@ def create_app(
     app.include_router(integrations.build_router(settings, app.state.catalog))
     instrument_api(app)
 
+    # Last added, so outermost of ours: 413, then 401/403, then 429, before any route reads
+    # the request (api/guard.py).
+    app.add_middleware(RequestGuard, max_body_bytes=MAX_BODY_BYTES, limiter=rate_limiter(settings))
+    install_access_log_filter()
     @app.get("/healthz", tags=["health"], summary="The process is up")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}

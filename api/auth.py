@@ -11,7 +11,7 @@ import hashlib
 import hmac
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -59,7 +59,21 @@ def require(scope: str) -> Callable[[Request, Credentials], Awaitable[ApiToken]]
             raise ApiError(403, "Forbidden", f"this token lacks the {scope!r} scope")
         return token
 
+    check.required_scope = scope  # type: ignore[attr-defined]  # read by `required_scope`
     return check
+
+
+def required_scope(route: Any) -> str | None:
+    """The scope a route's `require(...)` dependency asks for; None if it needs no token."""
+    dependant = getattr(route, "dependant", None)
+    stack = list(dependant.dependencies) if dependant is not None else []
+    while stack:
+        dependency = stack.pop()
+        needed = getattr(dependency.call, "required_scope", None)
+        if isinstance(needed, str):
+            return needed
+        stack.extend(dependency.dependencies)
+    return None
 
 
 CanCreate = Annotated[ApiToken, Depends(require("tickets:create"))]

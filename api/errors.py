@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.bounds import OutOfBounds
 from api.temporal_gateway import (
     ActionRefused,
     InvalidPageToken,
@@ -137,17 +138,26 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
         message = "body: not JSON (it could not be decoded as UTF-8 text)"
         return error_response(422, "ValidationError", message, field="body")
     kinds = {404: "NotFound", 405: "MethodNotAllowed", 413: "PayloadTooLarge"}
+    headers = dict(exc.headers or {})
+    if exc.status_code == 413:
+        headers["Connection"] = "close"  # the rest of the body is not read
     return error_response(
         exc.status_code,
         kinds.get(exc.status_code, "HttpError"),
         str(exc.detail),
-        headers=exc.headers,
+        field="body" if exc.status_code == 413 else None,
+        headers=headers,
     )
 
 
 async def _policy_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, PolicyError)
     return error_response(422, "PolicyError", str(exc), field=exc.field)
+
+
+async def _out_of_bounds(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, OutOfBounds)
+    return error_response(422, "ValidationError", str(exc), field=exc.field)
 
 
 async def _invalid_key(_: Request, exc: Exception) -> JSONResponse:
@@ -196,6 +206,7 @@ def install_error_handlers(app: FastAPI) -> None:
         StarletteHTTPException: _http_error,
         PolicyError: _policy_error,
         InvalidTicketKey: _invalid_key,
+        OutOfBounds: _out_of_bounds,
         TicketNotFound: _not_found,
         TicketExists: _exists,
         ActionRefused: _refused,

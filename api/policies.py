@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Request
 
 from api.auth import CanRead
+from api.bounds import check_opened_at
 from api.deps import CatalogDep
 from api.errors import ApiError
 from api.schemas import ClockPreview, ErrorBody, PolicyPreview, PolicySummary, PreviewRequest
+from plumbing.settings import Settings
 from policies.catalog import Catalog
 from policies.model import Policy
 
@@ -66,11 +68,16 @@ async def get_policy(policy_id: PolicyId, _: CanRead, catalog: CatalogDep) -> Po
     responses=_ERRORS,
 )
 async def preview(
-    policy_id: PolicyId, body: PreviewRequest, _: CanRead, catalog: CatalogDep
+    policy_id: PolicyId, body: PreviewRequest, request: Request, _: CanRead, catalog: CatalogDep
 ) -> PolicyPreview:
     """Resolves like ticket creation does and computes every clock as if started at `opened_at`."""
     _known(catalog, policy_id)
-    opened_at = body.opened_at or datetime.now(UTC)
+    settings: Settings = request.app.state.settings
+    now = datetime.now(UTC)
+    opened_at = body.opened_at or now
+    check_opened_at(  # the window ticket creation enforces: 422 naming opened_at
+        opened_at, now=now, max_age=settings.max_ticket_age, max_skew=settings.max_clock_skew
+    )
     sla = catalog.resolve(
         policy_id,
         body.tier,

@@ -16,7 +16,7 @@ from typing import Annotated, Any, Protocol
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 from temporalio.client import (
     Client,
     RPCTimeoutOrCancelledError,
@@ -26,6 +26,7 @@ from temporalio.client import (
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import CanRead
+from api.bounds import Instant
 from api.deps import CatalogDep
 from api.errors import ApiError
 from api.report import GroupBy, ReportQuery, Skipped, SlaReport, build_report
@@ -77,12 +78,12 @@ class ReportParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    from_: AwareDatetime | None = Field(
+    from_: Instant | None = Field(
         None,
         alias="from",
         description="Tickets whose workflow started at or after this instant (default: to - 7d).",
     )
-    to: AwareDatetime | None = Field(None, description="... and before this one (default: now).")
+    to: Instant | None = Field(None, description="... and before this one (default: now).")
     policy: str | None = Field(None, description="A catalogue policy id (TicketPolicy).")
     group_by: GroupBy = Field("severity", description="severity | tier | clock")
 

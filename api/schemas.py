@@ -11,11 +11,12 @@ import json
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from api.bounds import Instant, Intake, api_ticket_key
 from policies.customer import Customer
 from policies.snapshot import Clock, WarningInstant
-from workflows.contract import TICKET_KEY_JSON_SCHEMA, validate_ticket_key
+from workflows.contract import TICKET_KEY_JSON_SCHEMA
 from workflows.messages import TicketStatus
 
 # Tier and severity filters are matched against search attributes: a narrow alphabet, no quotes.
@@ -39,9 +40,11 @@ class TicketTerms(_Body):
     customer: Customer = Customer()
     channel: str | None = Field(None, max_length=64, examples=["portal"])
     product: str | None = Field(None, max_length=200, examples=["kafka"])
-    opened_at: AwareDatetime | None = Field(
+    opened_at: Instant | None = Field(
         None,
-        description="When the customer raised it (ISO 8601 with an offset); default now.",
+        description="When the customer raised it (ISO 8601 with an offset); default now. At most"
+        " TICKETCLOCK_MAX_TICKET_AGE (730 days) ago and TICKETCLOCK_MAX_CLOCK_SKEW (5 minutes)"
+        " ahead.",
         examples=["2025-11-20T16:30:00+01:00"],
     )
 
@@ -76,14 +79,16 @@ class CreateTicket(TicketTerms):
         description="A catalogue id (GET /v1/policies).", examples=["confluent-cloud"]
     )
     subject: str | None = Field(None, max_length=200, examples=["Cluster unreachable"])
-    intake: dict[str, str] = Field(
-        default_factory=dict, description="The policy's intake fields, where it requires any."
+    intake: Intake = Field(
+        default_factory=dict,
+        description="The policy's intake fields, where it requires any: at most 50, names of at"
+        " most 64 characters, values of at most 4096 bytes (UTF-8).",
     )
 
     @field_validator("key")
     @classmethod
     def _key(cls, value: str) -> str:
-        return validate_ticket_key(value)
+        return api_ticket_key(value)
 
     def fingerprint(self) -> str:
         """Digest of what the caller asked for, for idempotent retries on the same key.
@@ -158,8 +163,8 @@ class TicketFilters(_Body):
     severity: FilterToken | None = Field(None, description="Effective severity id, e.g. 'sev1'.")
     state: TicketStatus | None = None
     breached: bool | None = None
-    due_before: AwareDatetime | None = Field(None, description="Next deadline strictly before.")
-    due_after: AwareDatetime | None = Field(None, description="Next deadline strictly after.")
+    due_before: Instant | None = Field(None, description="Next deadline strictly before.")
+    due_after: Instant | None = Field(None, description="Next deadline strictly after.")
     limit: int = Field(50, ge=1, le=200)
     cursor: str | None = Field(
         None,

@@ -224,6 +224,8 @@ class TemporalGateway:
                 # No worker answered in time (all busy or down). The start is durable once
                 # accepted, so answer with the ticket as it stands, as a later GET would.
                 return await self._unsettled_view(ticket.key)
+            finally:
+                _retrieve_start_outcome(start)
 
     async def _unsettled_view(self, key: str) -> TicketView:
         handle = await self._handle(key)
@@ -303,6 +305,19 @@ class TemporalGateway:
             await client.workflow_service.get_system_info(
                 GetSystemInfoRequest(), retry=False, timeout=self._ready_timeout
             )
+
+
+def _retrieve_start_outcome(start: WithStartWorkflowOperation[Any, Any]) -> None:
+    """Mark the start operation's own future as seen.
+
+    Update-with-start settles `start.workflow_handle()` too; on a refused start (the key exists:
+    `WorkflowAlreadyStartedError`) that future holds the same exception, and nobody awaiting it
+    made asyncio log "Future exception was never retrieved" with a traceback on every idempotent
+    retry. The exception is the one already raised (and answered) above.
+    """
+    outcome = getattr(start, "_workflow_handle", None)  # the SDK keeps it private
+    if isinstance(outcome, asyncio.Future) and outcome.done() and not outcome.cancelled():
+        outcome.exception()
 
 
 # Update name -> the workflow method, so every call passes a method reference.

@@ -8,14 +8,16 @@ from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Response
+from fastapi import APIRouter, Body, Query, Request, Response
 
 from workflows.actions import ACTIONS, ActionRoute
+from api.bounds import check_action_body, check_opened_at
 from api.auth import CanAct, CanCreate, CanRead
 from api.cursor import decode_cursor, encode_cursor
 from api.deps import CatalogDep, Gateway, TicketKey
 from api.schemas import CreateTicket, ErrorBody, TicketFilters, TicketPage
 from api.temporal_gateway import TicketExists
+from plumbing.settings import Settings
 from api.visibility import list_query
 from policies.snapshot import Clock, ResolvedSla
 from workflows.messages import Explanation, TicketInput, TicketView
@@ -68,14 +70,24 @@ def _details(ticket: TicketInput) -> str:
     },
 )
 async def create_ticket(
-    body: CreateTicket, response: Response, _: CanCreate, gateway: Gateway, catalog: CatalogDep
+    body: CreateTicket,
+    request: Request,
+    response: Response,
+    _: CanCreate,
+    gateway: Gateway,
+    catalog: CatalogDep,
 ) -> TicketView:
     """Resolves the policy (422 naming the field if it cannot), then starts the ticket's workflow.
 
     Idempotent on `key`: repeating the same body answers 200 with the ticket as it is now; a
     different body for an existing key answers 409.
     """
-    opened_at = body.opened_at or datetime.now(UTC)
+    settings: Settings = request.app.state.settings
+    now = datetime.now(UTC)
+    opened_at = body.opened_at or now
+    check_opened_at(  # 422 naming opened_at outside the window the settings name
+        opened_at, now=now, max_age=settings.max_ticket_age, max_skew=settings.max_clock_skew
+    )
     sla = catalog.resolve(
         body.policy,
         body.tier,
@@ -157,6 +169,7 @@ def _action_endpoint(
         _: CanAct,
         gateway: Gateway,
     ) -> TicketView:
+        check_action_body(body)  # instants in range, maps of texts bounded: 422 naming the field
         return await gateway.act(key, route.update, body)
 
     act.__name__ = route.update

@@ -13,6 +13,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 SCOPES = ("tickets:create", "tickets:act", "tickets:read")
@@ -49,6 +50,13 @@ class Settings:
     dev_token: str | None = field(default=None, repr=False)
     # API auth.
     api_tokens: tuple[ApiToken, ...] = ()
+    # API input bounds and rate limits (docs/api.md). `opened_at` may lie at most
+    # `max_ticket_age` in the past (helpdesk backfills) and `max_clock_skew` in the future.
+    max_ticket_age: timedelta = timedelta(days=730)
+    max_clock_skew: timedelta = timedelta(minutes=5)
+    # Requests per minute per token (0: no limit), refilled continuously; `rate_burst` at once.
+    rate_limit: int = 6000
+    rate_burst: int = 600
     # Notifications (worker only).
     webhook_url: str | None = None
     webhook_secret: str | None = field(default=None, repr=False)
@@ -103,6 +111,10 @@ _ENV: dict[str, tuple[str, str]] = {
     "TICKETCLOCK_DATA_DIR": ("data_dir", "str"),
     "TICKETCLOCK_DEV_TOKEN": ("dev_token", "str"),
     "TICKETCLOCK_API_TOKENS": ("api_tokens", "tokens"),
+    "TICKETCLOCK_MAX_TICKET_AGE": ("max_ticket_age", "duration"),
+    "TICKETCLOCK_MAX_CLOCK_SKEW": ("max_clock_skew", "duration"),
+    "TICKETCLOCK_RATE_LIMIT": ("rate_limit", "count"),
+    "TICKETCLOCK_RATE_BURST": ("rate_burst", "count"),
     "TICKETCLOCK_WEBHOOK_URL": ("webhook_url", "str"),
     "TICKETCLOCK_WEBHOOK_SECRET": ("webhook_secret", "str"),
     "TICKETCLOCK_SLACK_WEBHOOK_URL": ("slack_webhook_url", "str"),
@@ -188,6 +200,21 @@ def _parse_codec_keys(name: str, raw: str) -> tuple[tuple[str, bytes], ...]:
     return tuple(keys)
 
 
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(d|h|m|s)?")
+_UNIT_S = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0, None: 1.0}
+
+
+def _parse_duration(name: str, raw: str) -> timedelta:
+    """`730d`, `12h`, `5m`, `90s` or a bare number of seconds."""
+    match = _DURATION.fullmatch(raw.strip().lower())
+    if match is None:
+        raise SettingsError(f"{name}: {raw!r} is not a duration (e.g. 730d, 12h, 5m, 90s)")
+    seconds = float(match[1]) * _UNIT_S[match[2]]
+    if seconds > timedelta.max.total_seconds() / 2:
+        raise SettingsError(f"{name}: {raw!r} is too long")
+    return timedelta(seconds=seconds)
+
+
 def _parse(name: str, kind: str, raw: str) -> object:
     if kind == "str":
         return raw
@@ -205,6 +232,16 @@ def _parse(name: str, kind: str, raw: str) -> object:
         if kind == "port" and not 0 < value < 65536:
             raise SettingsError(f"{name}: {raw!r} is not a port")
         return value
+    if kind == "count":
+        try:
+            count = int(raw)
+        except ValueError:
+            raise SettingsError(f"{name}: {raw!r} is not a whole number") from None
+        if count < 0:
+            raise SettingsError(f"{name}: {raw!r} is negative")
+        return count
+    if kind == "duration":
+        return _parse_duration(name, raw)
     if kind == "list":
         return tuple(part.strip() for part in raw.split(",") if part.strip())
     if kind == "paths":

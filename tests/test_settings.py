@@ -6,6 +6,7 @@ import dataclasses
 import json
 import os
 import socket
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -283,3 +284,35 @@ async def test_an_unreachable_server_says_where_and_what_to_check() -> None:
     assert "TICKETCLOCK_TEMPORAL_ADDRESS" in message
     assert "TICKETCLOCK_TEMPORAL_API_KEY" in message
     assert "secret-api-key" not in message
+
+
+def test_api_bounds_and_rate_limit_settings() -> None:
+    """Issue 12: the opened_at window and the per-token rate limit are settings."""
+    s = load_settings({})
+    assert s.max_ticket_age == timedelta(days=730)  # two years: helpdesk backfills fit
+    assert s.max_clock_skew == timedelta(minutes=5)
+    assert (s.rate_limit, s.rate_burst) == (6000, 600)
+    s = load_settings(
+        {
+            "TICKETCLOCK_MAX_TICKET_AGE": "90d",
+            "TICKETCLOCK_MAX_CLOCK_SKEW": "30s",
+            "TICKETCLOCK_RATE_LIMIT": "0",
+            "TICKETCLOCK_RATE_BURST": "5",
+        }
+    )
+    assert (s.max_ticket_age, s.max_clock_skew) == (timedelta(days=90), timedelta(seconds=30))
+    assert (s.rate_limit, s.rate_burst) == (0, 5)
+    assert load_settings({"TICKETCLOCK_MAX_CLOCK_SKEW": "2m"}).max_clock_skew == timedelta(
+        minutes=2
+    )
+    assert load_settings({"TICKETCLOCK_MAX_TICKET_AGE": "36h"}).max_ticket_age == timedelta(
+        hours=36
+    )
+    for name, raw in (
+        ("TICKETCLOCK_MAX_TICKET_AGE", "two years"),
+        ("TICKETCLOCK_MAX_TICKET_AGE", "9" * 30),
+        ("TICKETCLOCK_RATE_LIMIT", "-1"),
+        ("TICKETCLOCK_RATE_BURST", "lots"),
+    ):
+        with pytest.raises(SettingsError, match=name):
+            load_settings({name: raw})
