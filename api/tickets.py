@@ -10,16 +10,16 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request, Response
 
-from workflows.actions import ACTIONS, ActionRoute
-from api.bounds import check_action_body, check_opened_at
 from api.auth import CanAct, CanCreate, CanRead
+from api.bounds import check_action_body, check_opened_at
 from api.cursor import decode_cursor, encode_cursor
 from api.deps import CatalogDep, Gateway, TicketKey
 from api.schemas import CreateTicket, ErrorBody, TicketFilters, TicketPage
 from api.temporal_gateway import TicketExists
-from plumbing.settings import Settings
 from api.visibility import list_query
+from plumbing.settings import Settings
 from policies.snapshot import Clock, ResolvedSla
+from workflows.actions import ACTIONS, ActionRoute
 from workflows.messages import Explanation, TicketInput, TicketView
 
 router = APIRouter(prefix="/v1/tickets", tags=["tickets"])

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import re
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -20,7 +21,6 @@ import pytest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from workflows.actions import ACTIONS as API_ACTIONS
 from api.app import create_app
 from plumbing.processes import free_port
 from tests.support import unique
@@ -28,6 +28,7 @@ from tests.support.api import ALL, READER, Served, api_settings
 from ticketclock import cli_tickets
 from ticketclock.cli import build_parser, main
 from ticketclock.worker import build_worker
+from workflows.actions import ACTIONS as API_ACTIONS
 
 VISIBILITY_PATIENCE_S = 20.0
 
@@ -257,3 +258,43 @@ def test_tones_and_relative_times() -> None:
     assert cli_tickets.relative(now - timedelta(minutes=3, seconds=10), now) == "3m 10s ago"
     assert cli_tickets.relative(now + timedelta(days=1, hours=13), now) == "in 1d 13h"
     assert cli_tickets.relative(now, now) == "now"
+
+
+async def test_show_escapes_terminal_control_characters(
+    env: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 12: a subject is the customer's text; escape sequences in it (clear screen, a
+    window title, an OSC 52 clipboard write, a bidi override) must not reach the terminal."""
+    key = unique("CLI-ESC")
+    hostile = "\x1b[2J\x1b]0;pwned\x07\x1b]52;c;ZWNobyBwd25lZA==\x07 urgent \u202egnp.exe\x9b31m"
+    async with httpx.AsyncClient(base_url=env, timeout=30) as http:
+        body = {
+            "key": key,
+            "policy": "confluence-health-check",
+            "tier": "standard",
+            "severity": "sev3",
+            "subject": hostile,
+        }
+        reply = await http.post(
+            "/v1/tickets", json=body, headers={"Authorization": f"Bearer {ALL}"}
+        )
+        assert reply.status_code == 201, reply.text
+        done = await http.post(
+            f"/v1/tickets/{key}/acknowledge",
+            json={"actor": "agent:\x1b[8mhidden"},
+            headers={"Authorization": f"Bearer {ALL}"},
+        )
+        assert done.status_code == 200, done.text
+    for argv in (("show", key), ("show", key, "--color", "always")):
+        ran = await cli(capsys, *argv)
+        assert ran.code == 0, ran.err
+        ours = "|".join(re.escape(code) for code in (*cli_tickets.COLOURS.values(), "0"))
+        printable = re.sub(rf"\x1b\[(?:{ours})m", "", ran.out)  # the CLI's own colours
+        for raw in ("\x1b", "\x07", "\u202e", "\x9b"):
+            assert raw not in printable, (raw, ran.out)
+        assert "\\x1b[2J\\x1b]0;pwned\\x07" in ran.out
+        assert "\\u202egnp.exe\\x9b31m" in ran.out
+    # --json is for scripts: the text as the API holds it, JSON-escaped.
+    ran = await cli(capsys, "show", key, "--json")
+    assert json.loads(ran.out)["ticket"]["subject"] == hostile
+    assert "\x1b" not in ran.out

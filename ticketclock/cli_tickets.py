@@ -302,6 +302,44 @@ def next_deadline_line(view: dict[str, Any], now: datetime) -> str:
     return f"Next deadline: {clock} due {text} ({relative(due_at, now)})"
 
 
+# Characters that act on a terminal instead of printing: C0/C1 controls (ESC starts escape
+# sequences: colours, cursor moves, titles, OSC 52 clipboard writes) and bidi overrides.
+_UNSAFE = {
+    *range(0x00, 0x20),
+    *range(0x7F, 0xA0),
+    0x061C,
+    0x200E,
+    0x200F,
+    *range(0x202A, 0x202F),
+    *range(0x2066, 0x206A),
+}
+_SAFE_KEPT = {ord("\n")}
+
+
+def terminal_text(text: str) -> str:
+    """`text` with every terminal control character written visibly (`\\x1b`, `\\u202e`)."""
+    if not any(ord(c) in _UNSAFE for c in text):
+        return text
+    return "".join(
+        (f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}")
+        if ord(c) in _UNSAFE and ord(c) not in _SAFE_KEPT
+        else c
+        for c in text
+    )
+
+
+def terminal_safe(value: Any) -> Any:
+    """Every string in a server answer made safe to print (keys too); `--json` needs none:
+    `json.dumps` escapes control characters itself."""
+    if isinstance(value, str):
+        return terminal_text(value)
+    if isinstance(value, dict):
+        return {terminal_safe(k): terminal_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [terminal_safe(v) for v in value]
+    return value
+
+
 def _print_json(value: Any) -> None:
     print(json.dumps(value, indent=2, sort_keys=False))
 
@@ -335,6 +373,7 @@ def cmd_list(api: Api, args: argparse.Namespace) -> int:
     if not items:
         print("no tickets match")
         return 0
+    items = terminal_safe(items)
     paint = Painter(sys.stdout, args.color)
     rows = []
     for item in items:
@@ -371,6 +410,7 @@ def cmd_show(api: Api, args: argparse.Namespace) -> int:
     if args.json:
         _print_json({"ticket": view, "explanation": explanation})
         return 0
+    view, explanation = terminal_safe(view), terminal_safe(explanation)
     now = datetime.now(UTC)
     paint = Painter(sys.stdout, args.color)
     zone = str(view.get("timezone") or "UTC")
@@ -470,6 +510,7 @@ def cmd_act(api: Api, args: argparse.Namespace) -> int:
     if args.json:
         _print_json(view)
         return 0
+    view = terminal_safe(view)
     now = datetime.now(UTC)
     print(f"{key}: {args.action} accepted; status {view.get('status')}")
     for line in clock_table(view, Painter(sys.stdout, args.color), now):
@@ -488,7 +529,7 @@ def _run(command: Callable[[Api, argparse.Namespace], int]) -> Callable[[argpars
             finally:
                 api.close()
         except CliError as exc:
-            print(f"{PROG}: {exc.message}", file=sys.stderr)
+            print(f"{PROG}: {terminal_text(exc.message)}", file=sys.stderr)
             return exc.code
 
     return run
