@@ -25,6 +25,8 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     403: {"model": ErrorBody, "description": "The token lacks tickets:read."},
     404: {"model": ErrorBody, "description": "No policy with this id."},
     422: {"model": ErrorBody, "description": "Unknown policy, tier, severity: `field` says."},
+    413: {"model": ErrorBody, "description": "The body is over 1 MiB (checked before auth)."},
+    429: {"model": ErrorBody, "description": "Over the token's rate limit; see Retry-After."},
 }
 
 

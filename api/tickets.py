@@ -27,6 +27,8 @@ router = APIRouter(prefix="/v1/tickets", tags=["tickets"])
 _AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "Missing or invalid bearer token."},
     403: {"model": ErrorBody, "description": "The token lacks the scope."},
+    413: {"model": ErrorBody, "description": "The body is over 1 MiB (checked before auth)."},
+    429: {"model": ErrorBody, "description": "Over the token's rate limit; see Retry-After."},
     503: {"model": ErrorBody, "description": "Temporal is unreachable."},
 }
 _BAD_INPUT: dict[int | str, dict[str, Any]] = {
@@ -96,6 +98,7 @@ async def create_ticket(
         channel=body.channel,
         product=body.product,
         opened_at=opened_at,
+        ticket_type=body.type,
     )
     ticket = TicketInput(
         key=body.key,
@@ -105,6 +108,7 @@ async def create_ticket(
         subject=body.subject,
         channel=body.channel,
         product=body.product,
+        type=body.type,
         intake=body.intake,
     )
     fingerprint = body.fingerprint()
