@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from fastapi import FastAPI
 from temporalio.client import Client
 
-from api import integrations, policies, reports, tickets
+from api import codec, integrations, policies, reports, tickets
 from api.deps import Gateway
 from api.errors import install_error_handlers
 from api.guard import MAX_BODY_BYTES, RequestGuard, install_access_log_filter, rate_limiter
@@ -73,6 +73,7 @@ def create_app(
     app.include_router(policies.router)
     app.include_router(reports.router)
     app.include_router(integrations.build_router(settings, app.state.catalog))
+    app.include_router(codec.router)  # /codec: the Temporal UI's codec server
     instrument_api(app)
 
     # Last added, so outermost of ours: 413, then 401/403, then 429, before any route reads

@@ -245,6 +245,8 @@ class DevStack:
             namespace=self.settings.temporal_namespace,
             search_attribute_flags=search_attribute_cli_flags(),
         )
+        if self.settings.codec_keys:  # the UI decodes payloads through the API's codec server
+            argv += ["--ui-codec-endpoint", f"{self.api_url}/codec"]
         return Child("temporal", argv, dict(os.environ))
 
     def _python_child(self, command: str, extra: dict[str, str]) -> Child:
