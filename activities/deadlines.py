@@ -103,7 +103,10 @@ def deadline_for(req: DeadlineRequest) -> DeadlineResult:
 
 
 @activity.defn(name="compute_deadline")
-async def compute_deadline(req: DeadlineRequest) -> DeadlineResult:
+def compute_deadline(req: DeadlineRequest) -> DeadlineResult:
+    """Synchronous on purpose: CPU-bound, so the worker runs it on its activity thread pool
+    (`ticketclock.worker.ACTIVITY_THREADS`), never on the event loop that serves every other
+    ticket's timers and notifications."""
     result = deadline_for(req)
     metrics.record_deadline(req, result)
     return result

@@ -129,12 +129,12 @@ def _note(policy: str, event: str) -> NotificationRequest:
 async def test_compute_deadline_counts_starts_and_outcomes(scraper: Scraper) -> None:
     policy = unique("p")
     env = _env(scraper)
-    await env.run(compute_deadline, _deadline(policy, "start"))
-    await env.run(compute_deadline, _deadline(policy, "recompute"))  # not a new cycle
-    await env.run(compute_deadline, _deadline(policy, "measure", "met"))
-    await env.run(compute_deadline, _deadline(policy, "measure", "breached"))
-    await env.run(compute_deadline, _deadline(policy, "measure", "breached"))
-    await env.run(compute_deadline, _deadline(policy, "measure", "stopped"))  # neither
+    env.run(compute_deadline, _deadline(policy, "start"))
+    env.run(compute_deadline, _deadline(policy, "recompute"))  # not a new cycle
+    env.run(compute_deadline, _deadline(policy, "measure", "met"))
+    env.run(compute_deadline, _deadline(policy, "measure", "breached"))
+    env.run(compute_deadline, _deadline(policy, "measure", "breached"))
+    env.run(compute_deadline, _deadline(policy, "measure", "stopped"))  # neither
 
     labels = {"policy": policy, "severity": "sev1", "clock": "first_response"}
     assert await scraper.value(metrics.STARTED, **labels) == 1

@@ -80,6 +80,10 @@ def workflow_runner() -> SandboxedWorkflowRunner:
     )
 
 
+# Threads for synchronous activities (the deadline computation): at most this many run at once.
+ACTIVITY_THREADS = 8
+
+
 def build_worker(client: Client, settings: Settings, *, notifier: Notifier | None = None) -> Worker:
     """The worker for `settings.task_queue`: the ticket workflow and its activities.
 
@@ -94,9 +98,10 @@ def build_worker(client: Client, settings: Settings, *, notifier: Notifier | Non
     activities: list[Callable[..., Any]] = [compute_deadline, notifier.route, notifier.deliver]
     executor = None
     if not all(inspect.iscoroutinefunction(a) for a in activities):
-        # Synchronous activities run on threads; async ones on the event loop.
+        # Synchronous (CPU-bound) activities, `compute_deadline` included, run on this bounded
+        # pool; async ones (webhooks, e-mail) on the event loop, which CPU work never blocks.
         executor = concurrent.futures.ThreadPoolExecutor(
-            max_workers=8, thread_name_prefix="ticketclock-activity"
+            max_workers=ACTIVITY_THREADS, thread_name_prefix="ticketclock-activity"
         )
     return Worker(
         client,
