@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from api.integrations import metrics
+from api.integrations.metrics import IGNORED, REFUSED, count
 from api.integrations.mapping import HelpdeskMapping, TicketFacts
 from api.schemas import CreateTicket
 from api.temporal_gateway import ActionRefused, TicketExists, TicketGateway, TicketNotFound
@@ -186,7 +186,7 @@ async def carry_out(
                     name, view = await _run_step(plan, step, update_id, gateway)
             except ActionRefused as refusal:
                 refused.append(f"{step.kind}: {refusal.type}: {refusal.message}")
-                metrics.count(metrics.REFUSED, source, refusal.type)
+                count(REFUSED, source, refusal.type)
                 continue
             applied.append(name)
     except PolicyError as exc:
@@ -205,6 +205,6 @@ async def carry_out(
         ignored.append(f"ticket {plan.key} already exists")
     why = "; ".join(ignored + refused) or "nothing to do"
     if not refused:
-        metrics.count(metrics.IGNORED, source, "unmapped")
+        count(IGNORED, source, "unmapped")
     log.info("%s event %s on %s ignored: %s", source, plan.event_id, plan.key, why)
     return {"ticket": plan.key, "ignored": why}

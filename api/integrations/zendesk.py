@@ -70,8 +70,17 @@ class Comment(_In):
 
 class EventBody(_In):
     comment: Comment | None = None
-    current: str | None = None
-    previous: str | None = None
+    # Strings for status and priority; other event types carry lists or objects here.
+    current: Any = None
+    previous: Any = None
+
+    def text(self, name: str) -> str | None:
+        value = getattr(self, name)
+        if value is None or isinstance(value, str):
+            return value
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return str(value)
+        raise ShapeError(f"event.{name}", "expected a string")
 
 
 class ZendeskEvent(_In):
@@ -141,19 +150,20 @@ def plan(event: ZendeskEvent, mapping: HelpdeskMapping, now: datetime | None = N
     if kind == "status_changed":
         return Plan(**base, **_status(ev, mapping))
     if kind == "priority_changed":
-        if not fold(ev.current):
+        current, previous = ev.text("current"), ev.text("previous")
+        if not fold(current):
             return Plan(**base, ignored=("priority removed: severity unchanged",))
-        severity = mapping.severity_for(ev.current)
+        severity = mapping.severity_for(current)
         if severity is None:
-            return Plan(**base, ignored=(f"priority {ev.current!r} is not in the mapping",))
-        reason = f"Zendesk priority {fold(ev.previous) or 'none'} -> {fold(ev.current)}"
+            return Plan(**base, ignored=(f"priority {current!r} is not in the mapping",))
+        reason = f"Zendesk priority {fold(previous) or 'none'} -> {fold(current)}"
         step = Step("change_severity", "zendesk:priority", severity=severity, reason=reason)
         return Plan(**base, steps=(step,))
     return Plan(**base, ignored=(f"{event.type} changes no SLA clock",))
 
 
 def _status(ev: EventBody, mapping: HelpdeskMapping) -> dict[str, Any]:
-    current, previous = ev.current, ev.previous
+    current, previous = ev.text("current"), ev.text("previous")
     if not fold(current):
         raise ShapeError("event.current", "required for ticket.status_changed")
     what = f"Zendesk status {fold(previous) or 'none'} -> {fold(current)}"
