@@ -84,6 +84,16 @@ class Settings:
     jira_email: str | None = None
     jira_api_token: str | None = field(default=None, repr=False)
     jira_projects: tuple[str, ...] = ()
+    # Worker failover (several workers on one task queue; docs/benchmarks.md, `drills.failover`).
+    # A workflow task for a ticket a worker has cached waits on that worker's own (sticky) queue
+    # this long before any worker may take it: after a `kill -9` every timer of its tickets is
+    # that late (SDK default 10 s). 2 s keeps breaches within seconds; the price is a replay of
+    # the ticket's history on another worker when a live worker is this slow to poll.
+    worker_sticky_timeout_s: float = 2.0
+    # On SIGTERM, in-flight activities (a webhook call) get this long to finish; the worker tells
+    # the server it leaves, so its sticky tickets move to the others at once. Keep it under the
+    # orchestrator's kill grace (compose: stop_grace_period 30s).
+    worker_shutdown_grace_s: float = 15.0
     # Catalogue and observability.
     policy_dirs: tuple[str, ...] = ()
     metrics_port: int | None = None
@@ -140,6 +150,8 @@ _ENV: dict[str, tuple[str, str]] = {
     "TICKETCLOCK_JIRA_EMAIL": ("jira_email", "str"),
     "TICKETCLOCK_JIRA_API_TOKEN": ("jira_api_token", "str"),
     "TICKETCLOCK_JIRA_PROJECTS": ("jira_projects", "list"),
+    "TICKETCLOCK_WORKER_STICKY_TIMEOUT_S": ("worker_sticky_timeout_s", "seconds"),
+    "TICKETCLOCK_WORKER_SHUTDOWN_GRACE_S": ("worker_shutdown_grace_s", "seconds"),
     "TICKETCLOCK_POLICY_DIRS": ("policy_dirs", "paths"),
     "TICKETCLOCK_METRICS_PORT": ("metrics_port", "port"),
     "TICKETCLOCK_CODEC_KEYS": ("codec_keys", "codec_keys"),
@@ -242,6 +254,14 @@ def _parse(name: str, kind: str, raw: str) -> object:
         return count
     if kind == "duration":
         return _parse_duration(name, raw)
+    if kind == "seconds":  # a positive, finite number of seconds
+        try:
+            seconds = float(raw)
+        except ValueError:
+            raise SettingsError(f"{name}: {raw!r} is not a number of seconds") from None
+        if not 0 < seconds < 86400:
+            raise SettingsError(f"{name}: {raw!r} must be more than 0 and under a day")
+        return seconds
     if kind == "list":
         return tuple(part.strip() for part in raw.split(",") if part.strip())
     if kind == "paths":

@@ -47,8 +47,6 @@ PASSTHROUGH_MODULES = (
     "workflows.views",
 )
 
-# How long a stopping worker lets running activities (a webhook call) finish before cancelling.
-GRACEFUL_SHUTDOWN = timedelta(seconds=15)
 # How long `run_worker` keeps retrying the first connection (the server may still be starting).
 CONNECT_PATIENCE_S = 60.0
 
@@ -110,7 +108,10 @@ def build_worker(client: Client, settings: Settings, *, notifier: Notifier | Non
         activities=activities,
         activity_executor=executor,
         workflow_runner=workflow_runner(),
-        graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+        # Failover (the reasons: plumbing/settings.py, README): a killed worker's tickets move to
+        # the others after the sticky timeout; a stopping one hands them over at once.
+        sticky_queue_schedule_to_start_timeout=timedelta(seconds=settings.worker_sticky_timeout_s),
+        graceful_shutdown_timeout=timedelta(seconds=settings.worker_shutdown_grace_s),
         interceptors=telemetry.worker_interceptors(client),
     )
 
@@ -172,7 +173,9 @@ async def run_worker(settings: Settings) -> None:
             stopping.cancel()
             running.result()  # re-raises why the worker stopped
             raise RuntimeError("worker stopped unexpectedly")
-        log.info("stopping: finishing in-flight tasks (up to %s)", GRACEFUL_SHUTDOWN)
+        log.info(
+            "stopping: finishing in-flight tasks (up to %ss)", settings.worker_shutdown_grace_s
+        )
         await worker.shutdown()
         await running
         log.info("worker stopped")
