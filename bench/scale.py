@@ -26,7 +26,8 @@ import time
 import uuid
 from typing import Any
 
-from harness.stack import Stack, bounded, idle, mib, open_stack, pct, summary, ticket_workflow_id
+from harness.stack import Stack, bounded, idle, mib, open_stack, pct, summary
+from workflows.contract import ticket_workflow_id
 from workflows.messages import Acknowledge, AgentUpdate, CompleteReview, OpenReview, Resolve
 from workflows.ticket import TicketWorkflow
 

@@ -23,7 +23,8 @@ from typing import Any
 
 from temporalio.client import WorkflowHandle
 
-from harness.stack import POLICY_ID, ROOT, TIER, Stack, open_stack, ticket_workflow_id
+from harness.stack import POLICY_ID, ROOT, TIER, Stack, open_stack
+from workflows.contract import ticket_workflow_id
 from workflows.messages import (
     Acknowledge,
     AgentUpdate,

@@ -240,7 +240,12 @@ class _SmtpHandler:
         self.receiver = receiver
 
     async def handle_RCPT(
-        self, server: SMTPServer, session: Session, envelope: Envelope, address: str, options: list
+        self,
+        server: SMTPServer,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        options: list[str],
     ) -> str:
         reply = self.receiver._rcpt_reply
         if reply.startswith("250"):

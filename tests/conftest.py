@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from hypothesis import settings
+from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
@@ -49,7 +50,10 @@ async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
         await env.client.operator_service.add_search_attributes(
             AddSearchAttributesRequest(
                 namespace=env.client.namespace,
-                search_attributes={k.name: k.indexed_value_type for k in SEARCH_ATTRIBUTES},
+                search_attributes={
+                    k.name: IndexedValueType.ValueType(k.indexed_value_type)
+                    for k in SEARCH_ATTRIBUTES
+                },
             )
         )
         yield env

@@ -60,7 +60,8 @@ async def _poll_list(http: httpx.AsyncClient, params: dict[str, str], key: str) 
         assert resp.status_code == 200, resp.text
         rows = [row for row in resp.json()["items"] if row["key"] == key]
         if rows:
-            return rows[0]
+            row: dict[str, Any] = rows[0]
+            return row
         assert time.monotonic() < deadline, f"{key} never listed for {params}"
         await asyncio.sleep(0.25)
 

@@ -7,6 +7,7 @@ own session, dying with its parent (PR_SET_PDEATHSIG, set by an exec wrapper rat
 
 from __future__ import annotations
 
+import argparse
 import os
 import signal
 import subprocess
@@ -156,7 +157,9 @@ def test_exit_status_names_the_signal() -> None:
 
 
 def test_the_cli_registers_every_group() -> None:
-    commands = set(cli.build_parser()._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
+    parser = cli.build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    commands = set(sub.choices)
     assert {"policy", "dev", "worker", "api", "tickets", "demo", "report"} <= commands
 
 

@@ -7,7 +7,7 @@ to the next whole minute by the caller.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -32,7 +32,7 @@ def add_business_minutes(
     start: datetime,
     minutes: int,
     zone: str,
-    hours: dict[str, Iterable[Iterable[str]]],
+    hours: Mapping[str, Iterable[Iterable[str]]],
     holidays: Iterable[date] = (),
 ) -> datetime:
     """The first instant by which `minutes` open minutes have passed since `start`."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 
 from policies.snapshot import (
@@ -39,7 +40,7 @@ def quick_sla(
     eta_required: bool = False,
     intake: tuple[str, ...] = (),
     reopen_window: timedelta | None = timedelta(hours=1),
-    hours: dict[str, tuple[tuple[str, str], ...]] | None = None,
+    hours: Mapping[str, tuple[tuple[str, str], ...]] | None = None,
     timezone: str = "America/Chicago",
 ) -> ResolvedSla:
     """A two-severity snapshot (sev1, sev3) on a 24x7 Chicago calendar unless `hours` is given."""
