@@ -19,7 +19,6 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.workflow import _Definition
 
-from workflows.actions import ACTIONS
 from api.app import create_app
 from api.schemas import CreateTicket, TicketFilters, TicketSummary
 from api.temporal_gateway import (
@@ -35,6 +34,7 @@ from api.temporal_gateway import (
 from api.visibility import list_query, literal
 from plumbing.settings import ApiToken, Settings
 from policies.snapshot import Clock
+from workflows.actions import ACTIONS, ActionName
 from workflows.contract import ticket_workflow_id
 from workflows.messages import Action, Explanation, TicketInput, TicketStatus, TicketView
 from workflows.ticket import TicketWorkflow
@@ -132,7 +132,9 @@ class FakeGateway:
     async def explain(self, key: str, clock: Clock) -> Explanation:
         raise NotImplementedError
 
-    async def act(self, key: str, action: str, body: Action) -> TicketView:
+    async def act(
+        self, key: str, action: ActionName, body: Action, *, update_id: str | None = None
+    ) -> TicketView:
         ticket = self._ticket(key)
         if self.refusal is not None:
             raise self.refusal
