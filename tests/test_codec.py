@@ -12,6 +12,7 @@ import dataclasses
 import os
 import socket
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -28,10 +29,11 @@ from plumbing.codec import (
     CodecError,
     EncryptionCodec,
 )
-from plumbing.settings import ApiToken, SettingsError, load_settings
+from plumbing.settings import ApiToken, Settings, SettingsError, load_settings
 from plumbing.temporal_client import codec as settings_codec
 from plumbing.temporal_client import data_converter
 from tests.support.api import ALL, READER, Served, api_settings
+from ticketclock.devstack import DevStack
 
 KEY_A = bytes(range(32))
 KEY_B = bytes(range(100, 132))
@@ -306,3 +308,12 @@ async def test_without_keys_encrypted_payloads_are_refused_plain_ones_echoed() -
         assert (await http.post("/codec/decode", json=_body(sealed))).status_code == 400
         echoed = await http.post("/codec/decode", json=_body(plain(SECRET)))
         assert _read(echoed) == [plain(SECRET)]
+
+
+# -- make run ----------------------------------------------------------------------------------
+def test_make_run_points_the_ui_at_the_codec_server_only_with_keys(tmp_path: Path) -> None:
+    base = Settings(data_dir=str(tmp_path), api_port=8123, ui_port=8234)
+    with_keys = dataclasses.replace(base, codec_keys=(("a", KEY_A),))
+    argv = DevStack(with_keys)._temporal_child().argv
+    assert argv[argv.index("--ui-codec-endpoint") + 1] == "http://127.0.0.1:8123/codec"
+    assert "--ui-codec-endpoint" not in DevStack(base)._temporal_child().argv
