@@ -50,9 +50,9 @@ bench: $(STAMP) ## benchmarks with small defaults (peers installed as the 'bench
 	$(BIN)/python -m bench.timer_lateness --quick
 	$(BIN)/python -m bench.scale --quick
 
-drills: $(STAMP) ## reliability drills, full size: replay, worker kill -9, server restart, API fuzzing
+drills: $(STAMP) ## reliability drills, full size: replay, worker kill -9, two-worker failover, server restart, API fuzzing
 	$(BIN)/python -m pip install --quiet -e '.[dev,drills]'
-	@status=0; for drill in replay worker_kill server_restart fuzz_api; do \
+	@status=0; for drill in replay worker_kill failover server_restart fuzz_api; do \
 		$(BIN)/python -m drills.$$drill || status=1; done; exit $$status
 
 demo: $(STAMP) ## open a handful of tickets from each seed policy on a running stack

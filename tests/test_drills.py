@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from drills import fuzz_api, replay, server_restart, worker_kill
+from drills import failover, fuzz_api, replay, server_restart, worker_kill
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -24,6 +24,21 @@ def test_worker_kill_every_notification_once(capsys: pytest.CaptureFixture[str])
     code = worker_kill.main([*argv, "--seed", "7"])
     line = _summary(capsys.readouterr().out, "worker_kill")
     assert code == 0 and line.endswith(" PASS"), line
+
+
+def test_failover_a_second_worker_keeps_breaches_on_time(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Two workers, two `kill -9`s while breaches fall due (6 s targets over a 10 s window): every
+    key once, breach lateness p99 <= 3 s. With the SDK's 10 s sticky timeout (the old default;
+    `--worker-env TICKETCLOCK_WORKER_STICKY_TIMEOUT_S=10`) this run ends in FAIL, 9-10 s late."""
+    argv = ["--tickets", "24", "--kills", "2", "--target", "6", "--window", "10", "--settle", "0"]
+    code = failover.main([*argv, "--seed", "8"])
+    out = capsys.readouterr().out
+    line = out.rstrip().splitlines()[-1]
+    assert line.startswith("failover: "), out[-3000:]
+    assert code == 0 and line.startswith("failover: PASS "), out[-3000:]
+    assert " kills=2 " in line
 
 
 def test_server_restart_resumes_every_ticket(capsys: pytest.CaptureFixture[str]) -> None:

@@ -10,8 +10,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 from temporalio.service import TLSConfig
+from temporalio.testing import WorkflowEnvironment
 
+from activities.notify import Notifier
 from plumbing.settings import (
     ENV_NAMES,
     SCOPES,
@@ -22,6 +27,7 @@ from plumbing.settings import (
     load_settings,
 )
 from plumbing.temporal_client import TemporalConnectError, connect, tls_config
+from ticketclock.worker import build_worker
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "tok-" + "x" * 28
@@ -316,3 +322,50 @@ def test_api_bounds_and_rate_limit_settings() -> None:
     ):
         with pytest.raises(SettingsError, match=name):
             load_settings({name: raw})
+
+
+# -- worker failover (issue 12; `python -m drills.failover` measures them) ------------------------
+FAILOVER_SECONDS = {
+    "TICKETCLOCK_WORKER_STICKY_TIMEOUT_S": "worker_sticky_timeout_s",
+    "TICKETCLOCK_WORKER_SHUTDOWN_GRACE_S": "worker_shutdown_grace_s",
+}
+
+
+def test_failover_defaults() -> None:
+    s = load_settings({})
+    # The SDK's 10 s sticky timeout made every timer of a killed worker's tickets 10 s late on the
+    # surviving worker; the drill's bar for breaches is p99 <= 3 s.
+    assert 0 < s.worker_sticky_timeout_s < 3.0
+    # A stopping worker must finish (or give up) before compose sends SIGKILL.
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
+    grace = compose["services"]["worker"]["stop_grace_period"]
+    assert grace.endswith("s")
+    assert s.worker_shutdown_grace_s < float(grace[:-1])
+
+
+@given(st.floats(min_value=0.001, max_value=86_399, allow_nan=False, allow_infinity=False))
+def test_failover_seconds_parse(value: float) -> None:
+    for name, attr in FAILOVER_SECONDS.items():
+        assert getattr(load_settings({name: repr(value)}), attr) == value
+
+
+@pytest.mark.parametrize("raw", ["0", "-1", "soon", "nan", "inf", "86400", "1e9"])
+def test_failover_seconds_refused_naming_the_variable(raw: str) -> None:
+    for name in FAILOVER_SECONDS:
+        with pytest.raises(SettingsError) as err:
+            load_settings({name: raw})
+        assert str(err.value).startswith(name)
+
+
+async def test_the_worker_takes_its_failover_timeouts_from_settings(
+    dev_env: WorkflowEnvironment,
+) -> None:
+    env = {"TICKETCLOCK_WORKER_STICKY_TIMEOUT_S": "1.5", "TICKETCLOCK_WORKER_SHUTDOWN_GRACE_S": "4"}
+    settings = load_settings(env)
+    notifier = Notifier(settings)
+    try:
+        config = build_worker(dev_env.client, settings, notifier=notifier).config()
+    finally:
+        await notifier.aclose()
+    assert config["sticky_queue_schedule_to_start_timeout"] == timedelta(seconds=1.5)
+    assert config["graceful_shutdown_timeout"] == timedelta(seconds=4)
