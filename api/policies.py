@@ -14,6 +14,7 @@ from api.errors import ApiError
 from api.schemas import ClockPreview, ErrorBody, PolicyPreview, PolicySummary, PreviewRequest
 from plumbing.settings import Settings
 from policies.catalog import Catalog
+from policies.durations import describe_amount
 from policies.model import Policy
 
 router = APIRouter(prefix="/v1/policies", tags=["policies"])
@@ -24,9 +25,9 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "Missing or invalid bearer token."},
     403: {"model": ErrorBody, "description": "The token lacks tickets:read."},
     404: {"model": ErrorBody, "description": "No policy with this id."},
-    422: {"model": ErrorBody, "description": "Unknown policy, tier, severity: `field` says."},
     413: {"model": ErrorBody, "description": "The body is over 1 MiB (checked before auth)."},
     429: {"model": ErrorBody, "description": "Over the token's rate limit; see Retry-After."},
+    422: {"model": ErrorBody, "description": "Unknown policy, tier, severity: `field` says."},
 }
 
 
@@ -88,6 +89,7 @@ async def preview(
         channel=body.channel,
         product=body.product,
         opened_at=opened_at,
+        ticket_type=body.type,
     )
     terms = sla.terms()
     clocks = []
@@ -98,6 +100,8 @@ async def preview(
                 clock=clock,
                 target=target.text,
                 business=target.business,
+                unit=target.unit,
+                amount=describe_amount(target.amount, target.unit),
                 source=target.source,
                 due_at=due.due_at,
                 warnings=list(due.warnings),
@@ -111,6 +115,8 @@ async def preview(
         severity=sla.severity,
         severity_label=terms.label,
         cap_reason=sla.cap_reason,
+        type=sla.ticket_type,
+        exempt_reason=sla.exempt_reason,
         calendar=sla.calendar.name,
         timezone=sla.calendar.timezone,
         opened_at=opened_at,

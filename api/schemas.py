@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
@@ -38,8 +38,18 @@ class TicketTerms(_Body):
         examples=["p1"],
     )
     customer: Customer = Customer()
-    channel: str | None = Field(None, max_length=64, examples=["portal"])
+    channel: str | None = Field(
+        None,
+        max_length=64,
+        description="How it was reported; absent: through a ticket.",
+        examples=["portal"],
+    )
     product: str | None = Field(None, max_length=200, examples=["kafka"])
+    type: Literal["incident", "request"] | None = Field(
+        None,
+        description="incident (absent: incident) or request; a policy may bind requests to no"
+        " response time (Kubeark 2.4).",
+    )
     opened_at: Instant | None = Field(
         None,
         description="When the customer raised it (ISO 8601 with an offset); default now. At most"
@@ -97,6 +107,8 @@ class CreateTicket(TicketTerms):
         explicit one is compared as an instant, so the same moment written in two offsets matches.
         """
         data = self.model_dump(mode="json", exclude={"opened_at"})
+        if data.get("type") is None:
+            data.pop("type", None)  # absent as before the field existed: same fingerprint
         if self.opened_at is not None:
             data["opened_at"] = self.opened_at.astimezone(UTC).isoformat()
         canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
@@ -125,6 +137,8 @@ class ClockPreview(BaseModel):
     clock: Clock
     target: str = Field(description='As the policy writes it, e.g. "8 business hours".')
     business: bool
+    unit: str = Field(description="business | elapsed | calendar_days (whole local days).")
+    amount: str = Field(description='The amount in its unit, e.g. "24 business hours".')
     source: str
     due_at: datetime | None = Field(description="Calendar-zone deadline if started at opened_at.")
     warnings: list[WarningInstant]
@@ -138,6 +152,10 @@ class PolicyPreview(BaseModel):
     severity: str = Field(description="The effective severity after entitlement caps.")
     severity_label: str
     cap_reason: str | None
+    type: str = Field(description="incident | request.")
+    exempt_reason: str | None = Field(
+        None, description="Why the ticket carries no targets (clause); None: it is bound."
+    )
     calendar: str
     timezone: str
     opened_at: datetime

@@ -64,6 +64,7 @@ class Catalog:
         channel: str | None = None,
         product: str | None = None,
         opened_at: datetime | None = None,
+        ticket_type: str | None = None,
     ) -> ResolvedSla:
         return resolve_policy(
             self.get(policy_id),
@@ -73,6 +74,7 @@ class Catalog:
             channel=channel,
             product=product,
             opened_at=opened_at,
+            ticket_type=ticket_type,
         )
 
 
@@ -86,10 +88,18 @@ def resolve(
     opened_at: datetime | None = None,
     *,
     catalog: Catalog | None = None,
+    ticket_type: str | None = None,
 ) -> ResolvedSla:
     """Resolve against `catalog` (default: the cached built-in + $TICKETCLOCK_POLICY_DIRS one)."""
     return (catalog or load_catalog()).resolve(
-        policy_id, tier, severity, customer, channel=channel, product=product, opened_at=opened_at
+        policy_id,
+        tier,
+        severity,
+        customer,
+        channel=channel,
+        product=product,
+        opened_at=opened_at,
+        ticket_type=ticket_type,
     )
 
 

@@ -1,9 +1,15 @@
-"""Parse the durations policy files are written in, keeping business time apart from 24x7 time.
+"""Parse the durations policy files are written in; every duration carries a unit saying which.
 
-A policy says "60m", "4h", "20s", "24 hours", "PT4H" (all 24x7: wall time passes whatever the
-calendar says) or "8 business hours", "2 business days" (business time: counts only while the
-ticket's calendar is open). Business days stay symbolic here because their length belongs to the
-calendar (`business_day`); `Duration.amount(business_day)` converts them.
+- `elapsed`: "60m", "4h", "20s", "24 hours", "PT4H": real time passes whatever the calendar says.
+- `calendar_days`: "30 days", "7d", "2 weeks", "P2D", "30 calendar days": whole days on the local
+  clock of the ticket's calendar zone ("30 days" from 03-20 12:00 EET ends 04-19 12:00 EEST, not
+  13:00: a contract's days are not 720 real hours).
+- `business`: "8 business hours", "2 business days": counts only while the ticket's calendar is
+  open. Business days stay symbolic here because their length belongs to the calendar
+  (`business_day`); `Duration.amount(business_day)` converts them.
+
+Days mixed with hours ("1d12h", "P1DT2H") and fractional days are refused: say "36 hours" or
+whole days.
 """
 
 from __future__ import annotations
@@ -11,6 +17,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Literal
+
+Unit = Literal["elapsed", "calendar_days", "business"]
+UNITS: tuple[Unit, ...] = ("elapsed", "calendar_days", "business")
 
 _UNIT_SECONDS = {
     "s": 1,
@@ -50,16 +60,21 @@ class DurationError(ValueError):
 
 @dataclass(frozen=True)
 class Duration:
-    """A parsed duration: `business` says which clock it runs on.
+    """A parsed duration: `unit` says which clock it runs on.
 
-    Exactly one of `fixed` (seconds-precise time) and `business_days` (a count of the calendar's
-    business days, converted late because each calendar declares its own day length) is set.
+    Exactly one of `fixed` (seconds-precise time; for calendar days, N x 24 h as a nominal length)
+    and `business_days` (a count of the calendar's business days, converted late because each
+    calendar declares its own day length) is set.
     """
 
     text: str
-    business: bool
+    unit: Unit
     fixed: timedelta | None = None
     business_days: float | None = None
+
+    @property
+    def business(self) -> bool:
+        return self.unit == "business"
 
     def amount(self, business_day: timedelta) -> timedelta:
         """The amount of (business) time, with business days converted at `business_day` each."""
@@ -81,7 +96,7 @@ class Duration:
                 f"{self.text!r}: days on the business clock are ambiguous; "
                 "write 'N business days' or hours"
             )
-        return Duration(text=self.text, business=True, fixed=self.fixed)
+        return Duration(text=self.text, unit="business", fixed=self.fixed)
 
 
 def parse_duration(text: str) -> Duration:
@@ -94,14 +109,13 @@ def parse_duration(text: str) -> Duration:
         raise DurationError("empty duration")
     result: Duration | None
     if _COMPACT.match(norm):
-        seconds = sum(float(n) * _UNIT_SECONDS[u] for n, u in _COMPACT_PART.findall(norm))
-        result = Duration(text=raw, business=False, fixed=timedelta(seconds=seconds))
+        parts = [(float(n), u) for n, u in _COMPACT_PART.findall(norm)]
+        result = _plain(raw, parts)
     elif m := _WORDS.match(norm):
         result = _from_words(raw, float(m["n"]), (m["kind"] or "").strip(), m["unit"])
     elif (iso := _ISO.match(raw.upper())) and raw.upper() not in ("P", "PT") and raw[-1] != "T":
-        parts = {k: float(v) for k, v in iso.groupdict().items() if v is not None}
-        seconds = sum(v * _UNIT_SECONDS[k] for k, v in parts.items())
-        result = Duration(text=raw, business=False, fixed=timedelta(seconds=seconds))
+        parts = [(float(v), k) for k, v in iso.groupdict().items() if v is not None]
+        result = _plain(raw, parts)
     else:
         result = None
     if result is None:
@@ -116,18 +130,63 @@ def parse_duration(text: str) -> Duration:
     return result
 
 
+_DAY_UNITS = ("d", "w", "day", "week")
+
+
+def _plain(raw: str, parts: list[tuple[float, str]]) -> Duration:
+    """Non-business parts: all days/weeks -> calendar days; no days -> elapsed; mixed refused."""
+    days = [(n, u) for n, u in parts if u in _DAY_UNITS]
+    seconds = sum(n * _UNIT_SECONDS[u] for n, u in parts)
+    if not days:
+        return Duration(text=raw, unit="elapsed", fixed=timedelta(seconds=seconds))
+    if len(days) != len(parts):
+        raise DurationError(
+            f"{raw!r} mixes days (calendar days on the local clock) with hours (elapsed time); "
+            "write whole days, or the whole duration in hours"
+        )
+    count = seconds / 86400
+    if count != int(count):
+        raise DurationError(
+            f"{raw!r}: calendar days must be whole; write the duration in hours instead"
+        )
+    return Duration(text=raw, unit="calendar_days", fixed=timedelta(days=int(count)))
+
+
 def _from_words(raw: str, n: float, kind: str, unit: str) -> Duration | None:
     base = unit.rstrip("s")
     base = {"sec": "second", "min": "minute", "hr": "hour"}.get(base, base)
     if kind == "business":
         if base == "day":
-            return Duration(text=raw, business=True, business_days=n)
+            return Duration(text=raw, unit="business", business_days=n)
         if base == "week":
             return None  # a business week's length is not declared anywhere: refuse it
-        return Duration(text=raw, business=True, fixed=timedelta(seconds=n * _UNIT_SECONDS[base]))
+        seconds = n * _UNIT_SECONDS[base]
+        return Duration(text=raw, unit="business", fixed=timedelta(seconds=seconds))
     if kind == "calendar" and base not in ("day", "week"):
         return None
-    return Duration(text=raw, business=False, fixed=timedelta(seconds=n * _UNIT_SECONDS[base]))
+    return _plain(raw, [(n, base)])
+
+
+def describe_amount(amount: timedelta, unit: Unit) -> str:
+    """An amount in words that say its unit: '24 business hours', '30 calendar days', '60m'.
+
+    Never '1d' for 24 business hours (that reads as a calendar day).
+    """
+    seconds = int(amount.total_seconds())
+    if unit == "calendar_days":
+        days = seconds // 86400
+        return f"{days} calendar day{'s' if days != 1 else ''}"
+    if unit == "business":
+        for size, word in ((3600, "hour"), (60, "minute"), (1, "second")):
+            if seconds % size == 0:
+                count = seconds // size
+                return f"{count} business {word}{'s' if count != 1 else ''}"
+    out = []
+    for suffix, size in (("h", 3600), ("m", 60), ("s", 1)):
+        if seconds >= size:
+            out.append(f"{seconds // size}{suffix}")
+            seconds %= size
+    return "".join(out) or "0s"
 
 
 def format_timedelta(delta: timedelta) -> str:

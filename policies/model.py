@@ -19,6 +19,10 @@ from policies.durations import Duration, DurationError, parse_duration
 from policies.snapshot import Clock, LifecycleRules, name_key
 
 WEEKDAY = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+TicketType = Literal["incident", "request"]
+TICKET_TYPES: tuple[TicketType, ...] = ("incident", "request")
+DEFAULT_TYPE: TicketType = "incident"  # a ticket that says no type is an incident (issue 13)
+DEFAULT_CHANNEL = "ticket"  # a ticket that names no channel was reported through a ticket
 WILDCARD = "*"  # in `targets`, a tier key that applies to every tier
 UNSET = "unset"  # a target the policy leaves to configuration (Kong's missing table)
 OFF = "off"  # an explicitly absent target (a clock the policy makes optional, off by default)
@@ -169,6 +173,42 @@ class ChannelDefault(_Strict):
     source: Text
 
 
+class Exemption(_Strict):
+    """Tickets the policy binds to no response time: they carry no targets, with the clause why.
+
+    Every criterion given must match: `types` (incident | request), `channels` (the ticket came
+    by one of these), `channels_except` (it came by any channel but these; no channel counts as
+    "ticket"), `products` (the ticket's product or feature stage is one of these).
+    """
+
+    types: tuple[TicketType, ...] = ()
+    channels: tuple[Text, ...] = ()
+    channels_except: tuple[Text, ...] = ()
+    products: tuple[Text, ...] = ()
+    reason: Text
+    source: Text
+
+    def matches(self, ticket_type: str, channel: str | None, product: str | None) -> bool:
+        chan = _norm(channel or DEFAULT_CHANNEL)
+        if self.types and ticket_type not in self.types:
+            return False
+        if self.channels and chan not in map(_norm, self.channels):
+            return False
+        if self.channels_except and chan in map(_norm, self.channels_except):
+            return False
+        return not self.products or (
+            product is not None and _norm(product) in map(_norm, self.products)
+        )
+
+
+class NotModelled(_Strict):
+    """A clause the catalogue does not encode, recorded so nobody thinks it is: what and why."""
+
+    clause: Text = Field(description="The seed's words.")
+    source: Text = Field(description="Where in the seed.")
+    why: Text = Field(description="Why it is not encoded, and what would be needed.")
+
+
 class SeverityRule(_Strict):
     severities: tuple[Ident, ...] = Field(min_length=1)
     source: Text
@@ -197,6 +237,11 @@ class Policy(_Strict):
         description='The seed\'s effective date; "undated" when the text carries none.'
     )
     version: Text
+    effective_from: date | None = Field(
+        None,
+        description="The day this version's meaning took effect in ticketclock (a file whose"
+        " meaning changes gets a new version and a new effective_from).",
+    )
     warnings: tuple[str, ...] = Field((), description="Default warning points for every clock.")
     unset_reason: str | None = None
     reopen_window: Text
@@ -211,6 +256,12 @@ class Policy(_Strict):
     channel_defaults: tuple[ChannelDefault, ...] = ()
     rules: Rules = Rules()
     intake: Intake | None = None
+    exemptions: tuple[Exemption, ...] = Field(
+        (), description="Tickets bound to no response time (type, channel, product), by clause."
+    )
+    not_modelled: tuple[NotModelled, ...] = Field(
+        (), description="Clauses deliberately not encoded, each with why."
+    )
     lifecycle: LifecycleRules = Field(
         LifecycleRules(),
         description="What a reopen restarts, whether the update cadence pauses while waiting on"
@@ -232,6 +283,13 @@ class Policy(_Strict):
 
     def allowed_severities(self) -> str:
         return ", ".join(f"{s.id} ({', '.join(s.names()[1:])})" for s in self.severities)
+
+    def selectable_calendars(self) -> tuple[str, ...]:
+        """The calendars a ticket can pick as its own (the rest only serve targets naming them)."""
+        sel = self.calendar_selection
+        if sel.by == "customer_region":
+            return tuple(r.calendar for r in sel.regions)
+        return (sel.calendar,) if sel.calendar else ()
 
     def find_tier(self, text: str) -> str | None:
         key = _norm(text)
@@ -272,6 +330,11 @@ class Policy(_Strict):
         key = _norm(product)
         caps = [c for c in self.product_caps if key in map(_norm, c.products)]
         return max(caps, key=lambda c: self.rank(c.max_severity), default=None)
+
+    def exemption(
+        self, ticket_type: str, channel: str | None, product: str | None
+    ) -> Exemption | None:
+        return next((e for e in self.exemptions if e.matches(ticket_type, channel, product)), None)
 
     def channel_default(self, channel: str | None) -> ChannelDefault | None:
         if not channel:
@@ -347,8 +410,23 @@ class _Checker:
         for clock, settings in self.p.clocks.items():
             for i, text in enumerate(settings.warnings or ()):
                 self.warning(f"clocks.{clock.value}.warnings[{i}]", text)
-        self.duration("reopen_window", self.p.reopen_window, business_ok=False)
+        reopen = self.duration("reopen_window", self.p.reopen_window, business_ok=False)
+        if reopen is not None and reopen.unit == "calendar_days":
+            self.add(
+                "reopen_window",
+                f"{self.p.reopen_window!r} is calendar days; the workflow measures the reopen"
+                f" window in elapsed time: write hours, e.g. '{int(reopen.fixed.days) * 24} hours'"
+                if reopen.fixed
+                else "write hours",
+            )
         self.lifecycle()
+        for i, ex in enumerate(self.p.exemptions):
+            if not (ex.types or ex.channels or ex.channels_except or ex.products):
+                self.add(
+                    f"exemptions[{i}]", "matches every ticket: give types, channels or products"
+                )
+            if ex.channels and ex.channels_except:
+                self.add(f"exemptions[{i}]", "use either channels or channels_except, not both")
         return self.out
 
     def lifecycle(self) -> None:
@@ -397,7 +475,9 @@ class _Checker:
             if not cal.hours:
                 self.add(f"{path}.hours", "the calendar is never open")
             bd = self.duration(f"{path}.business_day", cal.business_day, business_ok=False)
-            if bd is not None and bd.fixed is not None and bd.fixed.total_seconds() > 86400:
+            if bd is not None and bd.unit == "calendar_days":
+                self.add(f"{path}.business_day", "a length of open time: write hours, e.g. '8h'")
+            elif bd is not None and bd.fixed is not None and bd.fixed.total_seconds() > 86400:
                 self.add(f"{path}.business_day", "must be at most 24h")
 
     def zone(self, path: str, zone: str | None) -> None:
@@ -489,14 +569,17 @@ class _Checker:
             return
         choice = target.clock
         if choice is not None and choice not in ("24x7", "business"):
+            selectable = self.selectable()
             if choice not in self.p.calendars:
                 self.add(f"{path}.clock", f"{choice!r} is not '24x7', 'business' or a calendar")
-            elif self.selectable() != {choice}:
+            elif choice in selectable and selectable != {choice}:
                 self.add(
                     f"{path}.clock",
-                    f"targets run on the ticket's calendar ({self.describe_selectable()}); "
-                    "use 'business'",
+                    f"{choice!r} is one of the calendars tickets pick"
+                    f" ({self.describe_selectable()}); use 'business' for the ticket's own",
                 )
+            elif choice not in selectable and self.p.calendars[choice].timezone is None:
+                self.add(f"{path}.clock", f"calendar {choice!r} needs its own timezone")
             choice = "business"
         if choice == "24x7" and duration.business:
             self.add(f"{path}.clock", f"{target.within!r} is business time, not 24x7")

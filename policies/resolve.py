@@ -12,18 +12,26 @@ amount of time, so the running ticket never reads the catalogue again.
 
 from __future__ import annotations
 
-import functools
 import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from policies.calendar import BusinessCalendar
-from policies.customer import Customer
+from policies.calendar import BusinessCalendar, cached_calendar
+from policies.customer import Customer, check_zone
 from policies.durations import Duration, parse_duration
 from policies.errors import PolicyError
-from policies.model import OFF, UNSET, CalendarDef, HolidayRule, Policy, TargetDef, parse_warning
+from policies.model import (
+    DEFAULT_TYPE,
+    OFF,
+    TICKET_TYPES,
+    UNSET,
+    CalendarDef,
+    HolidayRule,
+    Policy,
+    TargetDef,
+    parse_warning,
+)
 from policies.snapshot import (
     CalendarSnapshot,
     Clock,
@@ -45,6 +53,13 @@ class _Planned:
     text: str
     warnings: tuple[str, ...]
     source: str
+    calendar: str | None = None  # a calendar the target names (None: the ticket's own)
+
+
+# Instants outside this range are refused: holidays are materialised for opened.year-1 .. +2
+# and deadlines must stay representable (a year-9999 ticket ended in a traceback).
+EARLIEST_OPENED = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_OPENED = datetime(2200, 1, 1, tzinfo=UTC)
 
 
 def resolve_policy(
@@ -56,9 +71,11 @@ def resolve_policy(
     channel: str | None = None,
     product: str | None = None,
     opened_at: datetime | None = None,
+    ticket_type: str | None = None,
 ) -> ResolvedSla:
     opened = _opened(opened_at)
     customer = customer or Customer()
+    kind = _ticket_type(ticket_type)
     tier_id = policy.find_tier(tier)
     if tier_id is None:
         allowed = ", ".join(f"{t} ({d.label})" for t, d in policy.tiers.items())
@@ -71,25 +88,56 @@ def resolve_policy(
             f"allowed (any case): {policy.allowed_severities()}",
         )
 
+    exemption = policy.exemption(kind, channel, product)
     refused = _not_entitled(policy, tier_id, product)
     planned, unset = _plan_tier(policy, tier_id, refused)
+    exempt_reason = None
+    if exemption is not None:
+        # The policy binds this ticket to no response time: it keeps its severity, no targets.
+        exempt_reason = _with_source(exemption.reason, exemption.source)
+        planned, unset = {sev: {} for sev in planned}, {}
     effective, cap_reason = _effective(policy, tier_id, requested.id, channel, product, refused)
-    needs_business = any(
-        p.duration.business for clocks in planned.values() for p in clocks.values()
+    own = policy.selectable_calendars()
+    needs_calendar = {
+        sev
+        for sev, clocks in planned.items()
+        if sev not in refused
+        and any(p.duration.business and (p.calendar in (None, *own)) for p in clocks.values())
+    }
+    calendar, zone_name, region, missing = _pick_calendar(
+        policy, customer, effective in needs_calendar, bool(needs_calendar)
     )
-    calendar, zone_name, region = _pick_calendar(policy, customer, needs_business)
     if effective in unset:
         raise PolicyError(unset[effective], f"not configured ({policy.unset_reason})")
     for sev, path in unset.items():
         refused[sev] = f"{path}: not configured ({policy.unset_reason})"
+    if missing is not None:
+        # No zone/region given and the ticket's severity does not need one: the severities
+        # whose business hours would need it cannot be reached by a later severity change.
+        for sev in needs_calendar:
+            refused.setdefault(sev, missing)
 
     snapshot_cal = _calendar_snapshot(policy, calendar, zone_name, opened.year)
+    others = {
+        p.calendar
+        for sev, clocks in planned.items()
+        if sev not in refused
+        for p in clocks.values()
+        if p.calendar is not None and p.calendar != calendar
+    }
+    aux = {
+        name: _calendar_snapshot(
+            policy, name, policy.calendars[name].timezone or "UTC", opened.year
+        )
+        for name in sorted(others)
+    }
+    day_of = {calendar: snapshot_cal.business_day} | {n: c.business_day for n, c in aux.items()}
     rules = policy.rules
     terms = []
     for sdef in policy.severities:
         reason = refused.get(sdef.id)
         targets = {
-            clock: _target(p, snapshot_cal.business_day)
+            clock: _target(p, day_of[p.calendar or calendar])
             for clock, p in planned.get(sdef.id, {}).items()
         }
         terms.append(
@@ -109,17 +157,21 @@ def resolve_policy(
         policy_id=policy.id,
         policy_name=policy.name,
         policy_version=policy.version,
+        policy_effective_from=policy.effective_from,
         seed=policy.seed,
         tier=tier_id,
         tier_label=policy.tiers[tier_id].label,
         requested_severity=requested.id,
         severity=effective,
         cap_reason=cap_reason,
+        ticket_type=kind,
+        exempt_reason=exempt_reason,
         channel=channel,
         product=product,
         customer_timezone=customer.timezone,
         customer_region=region,
         calendar=snapshot_cal,
+        calendars=aux,
         severities=tuple(terms),
         intake_required=policy.intake.required if policy.intake else (),
         reopen_window=parse_duration(policy.reopen_window).fixed,
@@ -127,11 +179,32 @@ def resolve_policy(
     )
 
 
+def _ticket_type(ticket_type: str | None) -> str:
+    if ticket_type is None:
+        return DEFAULT_TYPE
+    kind = ticket_type.strip().lower()
+    if kind not in TICKET_TYPES:
+        raise PolicyError(
+            "type", f"unknown ticket type {ticket_type!r}; allowed: {', '.join(TICKET_TYPES)}"
+        )
+    return kind
+
+
 def _opened(opened_at: datetime | None) -> datetime:
     if opened_at is None:
         return datetime.now(UTC)
     if opened_at.tzinfo is None or opened_at.utcoffset() is None:
         raise PolicyError("opened_at", f"{opened_at.isoformat()} has no UTC offset")
+    try:
+        in_range = EARLIEST_OPENED <= opened_at < LATEST_OPENED
+    except OverflowError:
+        in_range = False
+    if not in_range:
+        raise PolicyError(
+            "opened_at",
+            f"{opened_at.isoformat()} is outside the supported range"
+            f" {EARLIEST_OPENED:%Y-%m-%d} .. {LATEST_OPENED.year - 1}-12-31",
+        )
     return opened_at
 
 
@@ -209,15 +282,17 @@ def _plan_tier(
 def _plan(policy: Policy, clock: Clock, target: TargetDef) -> _Planned:
     duration = parse_duration(target.within)
     text = target.within
+    named = target.clock if target.clock not in (None, "24x7", "business") else None
     if target.clock not in (None, "24x7") and not duration.business:
         duration = duration.as_business()
-        text = f"{target.within} (business clock)"
+        text = f"{target.within} ({named or 'business'} clock)"
     return _Planned(
         clock=clock,
         duration=duration,
         text=text,
         warnings=policy.warnings_for(clock, target),
         source=policy.source_for(clock, target),
+        calendar=named if duration.business else None,
     )
 
 
@@ -231,6 +306,8 @@ def _target(planned: _Planned, business_day: timedelta) -> Target:
         clock=planned.clock,
         amount=planned.duration.amount(business_day),
         business=planned.duration.business,
+        unit=planned.duration.unit,
+        calendar=planned.calendar,
         text=planned.text,
         warnings=tuple(points),
         source=planned.source,
@@ -238,9 +315,14 @@ def _target(planned: _Planned, business_day: timedelta) -> Target:
 
 
 def _pick_calendar(
-    policy: Policy, customer: Customer, needs_business: bool
-) -> tuple[str, str, str | None]:
-    """(calendar name, IANA zone, canonical region id) for this customer."""
+    policy: Policy, customer: Customer, effective_needs: bool, any_needs: bool
+) -> tuple[str, str, str | None, str | None]:
+    """(calendar name, IANA zone, canonical region id, why other severities are out of reach).
+
+    The customer's zone or region is required only when the ticket's own severity counts
+    business hours on it (a Business-tier Confluent P1 runs round the clock and needs none).
+    Without it, the severities that would need it are marked out of reach (the last item).
+    """
     sel = policy.calendar_selection
     if sel.by == "customer_region":
         region = policy.find_region(customer.region) if customer.region else None
@@ -249,40 +331,29 @@ def _pick_calendar(
             raise PolicyError(
                 "customer.region", f"unknown region {customer.region!r}; allowed: {names}"
             )
+        missing = None
         if region is None:
-            if needs_business:
-                raise PolicyError(
-                    "customer.region",
-                    f"required: {policy.id} picks business hours by region ({names})",
-                )
+            why = f"{policy.id} picks business hours by region ({names})"
+            if effective_needs:
+                raise PolicyError("customer.region", f"required: {why}")
+            if any_needs:
+                missing = f"customer.region is required for this severity: {why}"
             region = sel.regions[0]
         zone = policy.calendars[region.calendar].timezone
         assert zone is not None  # checked when the catalogue loaded
-        return region.calendar, zone, region.id
+        return region.calendar, zone, region.id, missing
     assert sel.calendar is not None  # checked when the catalogue loaded
     if sel.by == "customer_timezone":
-        return sel.calendar, _customer_zone(policy, customer, needs_business), None
+        if customer.timezone:
+            return sel.calendar, check_zone(customer.timezone), None, None
+        why = f"{policy.id} counts business hours in the customer's own time zone"
+        if effective_needs:
+            raise PolicyError("customer.timezone", f"required: {why}")
+        missing = f"customer.timezone is required for this severity: {why}" if any_needs else None
+        return sel.calendar, "UTC", None, missing  # the zone only labels times
     zone = policy.calendars[sel.calendar].timezone
     assert zone is not None
-    return sel.calendar, zone, None
-
-
-def _customer_zone(policy: Policy, customer: Customer, needs_business: bool) -> str:
-    zone = customer.timezone
-    if zone:
-        try:
-            ZoneInfo(zone)
-            return zone
-        except (ZoneInfoNotFoundError, ValueError):
-            raise PolicyError(
-                "customer.timezone", f"{zone!r} is not an IANA time zone (e.g. 'Europe/Berlin')"
-            ) from None
-    if needs_business:
-        raise PolicyError(
-            "customer.timezone",
-            f"required: {policy.id} counts business hours in the customer's own time zone",
-        )
-    return "UTC"  # no business target anywhere in this tier: the zone only labels times
+    return sel.calendar, zone, None, None
 
 
 def _calendar_snapshot(policy: Policy, name: str, zone: str, year: int) -> CalendarSnapshot:
@@ -307,9 +378,11 @@ def _holiday_source(bcal: BusinessCalendar, holidays: tuple[date, ...], year: in
     return f"{source}, {year - 1}..{year + 2}"
 
 
-@functools.lru_cache(maxsize=128)
 def _business_calendar(spec_json: str) -> BusinessCalendar:
-    return BusinessCalendar.from_spec(json.loads(spec_json))
+    # The cache is bounded in bytes (policies.calendar.cached_calendar).
+    return cached_calendar(
+        "spec:" + spec_json, lambda: BusinessCalendar.from_spec(json.loads(spec_json))
+    )
 
 
 def calendar_spec(cal: CalendarDef, timezone: str) -> dict[str, Any]:

@@ -8,14 +8,15 @@ file or upgrading `holidays`/`tzdata` therefore never moves a running ticket's d
 
 from __future__ import annotations
 
-import functools
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from policies.calendar import BusinessCalendar
+from policies.calendar import BusinessCalendar, cached_calendar
+from policies.durations import Unit
 
 
 def name_key(text: str) -> str:
@@ -56,14 +57,34 @@ class WarningPoint(_Frozen):
 
 
 class Target(_Frozen):
-    """One clock's target for one severity, resolved to an amount of (business) time."""
+    """One clock's target for one severity, resolved to an amount of time in its `unit`."""
 
     clock: Clock
-    amount: timedelta = Field(description="Open time to wait; business days already converted.")
+    amount: timedelta = Field(
+        description="Time to wait in `unit`: open time (business days already converted), real"
+        " time, or whole days on the local clock."
+    )
     business: bool = Field(description="True: counts only while the calendar is open. False: 24x7.")
+    unit: Unit = Field(
+        "elapsed",
+        description="business: open time on the calendar; elapsed: real time; calendar_days: whole"
+        " days on the local clock of the calendar's zone (DST-proof).",
+    )
+    calendar: str | None = Field(
+        None,
+        description="The calendar a business target counts on; None: the ticket's own calendar.",
+    )
     text: str = Field(description='As written in the policy, e.g. "8 business hours" or "60m".')
     warnings: tuple[WarningPoint, ...] = ()
     source: str = Field(description="The clause this target comes from.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unit_of_old_snapshots(cls, data: Any) -> Any:
+        # Snapshots recorded before `unit` existed: business or elapsed, exactly as they ran.
+        if isinstance(data, dict) and "unit" not in data:
+            return {**data, "unit": "business" if data.get("business") else "elapsed"}
+        return data
 
 
 class SeverityTerms(_Frozen):
@@ -154,17 +175,30 @@ class ResolvedSla(_Frozen):
     policy_id: str
     policy_name: str
     policy_version: str = Field(description="The policy's effective date / version string.")
+    policy_effective_from: date | None = Field(
+        None, description="The day this policy version's meaning took effect."
+    )
     seed: str = Field(description="The seed document the policy cites.")
     tier: str
     tier_label: str
     requested_severity: str
     severity: str = Field(description="Effective canonical severity after entitlement caps.")
     cap_reason: str | None = None
+    ticket_type: str = Field("incident", description="incident | request (absent: incident).")
+    exempt_reason: str | None = Field(
+        None,
+        description="Why this ticket carries no targets at all (a request, a channel other than"
+        " a ticket, an excluded product), citing the clause; None: the policy binds it.",
+    )
     channel: str | None = None
     product: str | None = None
     customer_timezone: str | None = None
     customer_region: str | None = None
     calendar: CalendarSnapshot
+    calendars: dict[str, CalendarSnapshot] = Field(
+        default_factory=dict,
+        description="Other calendars of the policy that some target counts on, by name.",
+    )
     severities: tuple[SeverityTerms, ...] = Field(description="Most severe first, for the tier.")
     intake_required: tuple[str, ...] = ()
     reopen_window: timedelta | None = None
@@ -202,8 +236,10 @@ class ResolvedSla(_Frozen):
             raise ValueError(terms.not_entitled_reason or f"{terms.label} is not entitled")
         return self.model_copy(update={"severity": severity, "cap_reason": None})
 
-    def business_calendar(self) -> BusinessCalendar:
-        return _calendar_for(self.calendar.model_dump_json())
+    def business_calendar(self, name: str | None = None) -> BusinessCalendar:
+        """The ticket's calendar, or another calendar of the policy a target names."""
+        snapshot = self.calendar if name in (None, self.calendar.name) else self.calendars[name]
+        return _calendar_for(snapshot.model_dump_json())
 
     # -- arithmetic ----------------------------------------------------------------------------
     def due(
@@ -247,23 +283,24 @@ class ResolvedSla(_Frozen):
     ) -> timedelta:
         """Clock time consumed between `started_at` and `until`, pauses excluded."""
         target = self.target(clock, severity)
-        business = target.business if target else False
-        total = self._span(business, started_at, until)
+        total = self._span(target, started_at, until)
         for p_start, p_end in paused or []:
             lo = max(p_start, started_at)
             hi = min(p_end or until, until)
             if hi > lo:
-                total -= self._span(business, lo, hi)
+                total -= self._span(target, lo, hi)
         return total
 
-    def _span(self, business: bool, start: datetime, end: datetime) -> timedelta:
-        if business:
-            return self.business_calendar().elapsed(start, end)
-        return end - start
+    def _span(self, target: Target | None, start: datetime, end: datetime) -> timedelta:
+        if target is not None and target.unit == "business":
+            return self.business_calendar(target.calendar).elapsed(start, end)
+        return end - start  # elapsed; calendar days also count real time between two instants
 
-    def _add(self, business: bool, start: datetime, amount: timedelta) -> datetime:
-        if business:
-            return self.business_calendar().add(start, amount)
+    def _add(self, target: Target, start: datetime, amount: timedelta) -> datetime:
+        if target.unit == "business":
+            return self.business_calendar(target.calendar).add(start, amount)
+        if target.unit == "calendar_days":
+            return add_local(start, amount, self.business_calendar().zone)
         return start + amount
 
     def _instant_after(
@@ -279,17 +316,32 @@ class ResolvedSla(_Frozen):
             if p_end is not None and p_end <= cursor:
                 continue
             p_start = max(p_start, cursor)
-            before_pause = self._span(target.business, cursor, p_start)
+            before_pause = self._span(target, cursor, p_start)
             if before_pause >= remaining:
                 break
             remaining -= before_pause
             if p_end is None:
                 return None
             cursor = p_end
-        return self._add(target.business, cursor, remaining)
+        return self._add(target, cursor, remaining)
 
 
-@functools.lru_cache(maxsize=256)
+def add_local(start: datetime, amount: timedelta, zone: ZoneInfo) -> datetime:
+    """`start` plus `amount` on the local wall clock of `zone` (calendar days survive DST).
+
+    A wall time that a spring-forward skips maps one hour later (the offset before the gap,
+    PEP 495 fold=0); a repeated one maps to its first occurrence.
+    """
+    local = start.astimezone(zone).replace(tzinfo=None) + amount
+    return local.replace(tzinfo=zone, fold=0).astimezone(zone)
+
+
 def _calendar_for(snapshot_json: str) -> BusinessCalendar:
     # Keyed by the snapshot's JSON: building a calendar costs milliseconds, using one microseconds.
-    return BusinessCalendar.from_spec(CalendarSnapshot.model_validate_json(snapshot_json).to_spec())
+    # The cache is bounded in bytes (policies.calendar.cached_calendar).
+    return cached_calendar(
+        "snapshot:" + snapshot_json,
+        lambda: BusinessCalendar.from_spec(
+            CalendarSnapshot.model_validate_json(snapshot_json).to_spec()
+        ),
+    )

@@ -131,7 +131,7 @@ def test_catalogue_errors_name_the_file_and_the_field(tmp_path: Path) -> None:
 def test_cross_reference_errors_name_the_field(tmp_path: Path) -> None:
     bad = tmp_path / "ch.toml"
     text = (BUILTIN_DIR / "clickhouse.toml").read_text().replace('id = "clickhouse"', 'id = "ch2"')
-    text = text.replace('first_response = "1 business hour"', 'first_response = "one hour"')
+    text = text.replace('within = "1 business hour"', 'within = "one hour"')
     text = text.replace(
         'max_severity = "sev3"\nreason = "Basic', 'max_severity = "sev9"\nreason = "Basic'
     )

@@ -31,30 +31,47 @@ def write(directory: Path, name: str, text: str) -> Path:
 
 
 @pytest.mark.parametrize(
-    ("text", "business", "amount"),
+    ("text", "unit", "amount"),
     [
-        ("60m", False, timedelta(minutes=60)),
-        ("4h", False, timedelta(hours=4)),
-        ("20s", False, timedelta(seconds=20)),
-        ("1h30m", False, timedelta(minutes=90)),
-        ("24 hours", False, timedelta(hours=24)),
-        ("30 days", False, timedelta(days=30)),
-        ("PT4H", False, timedelta(hours=4)),
-        ("P2D", False, timedelta(days=2)),
-        ("P1DT2H30M", False, timedelta(days=1, hours=2, minutes=30)),
-        ("8 business hours", True, timedelta(hours=8)),
-        ("1 Business Hour", True, timedelta(hours=1)),
-        ("2 business days", True, timedelta(hours=2 * 7)),  # at a 7 h business day
+        ("60m", "elapsed", timedelta(minutes=60)),
+        ("4h", "elapsed", timedelta(hours=4)),
+        ("20s", "elapsed", timedelta(seconds=20)),
+        ("1h30m", "elapsed", timedelta(minutes=90)),
+        ("24 hours", "elapsed", timedelta(hours=24)),
+        ("30 days", "calendar_days", timedelta(days=30)),
+        ("30 calendar days", "calendar_days", timedelta(days=30)),
+        ("7d", "calendar_days", timedelta(days=7)),
+        ("2 weeks", "calendar_days", timedelta(days=14)),
+        ("PT4H", "elapsed", timedelta(hours=4)),
+        ("P2D", "calendar_days", timedelta(days=2)),
+        ("8 business hours", "business", timedelta(hours=8)),
+        ("1 Business Hour", "business", timedelta(hours=1)),
+        ("2 business days", "business", timedelta(hours=2 * 7)),  # at a 7 h business day
     ],
 )
-def test_durations(text: str, business: bool, amount: timedelta) -> None:
+def test_durations(text: str, unit: str, amount: timedelta) -> None:
+    """Issue 13 item 3: every duration says its unit (elapsed, calendar days, business time)."""
     parsed = parse_duration(text)
-    assert parsed.business is business
+    assert parsed.unit == unit
+    assert parsed.business is (unit == "business")
     assert parsed.amount(business_day=timedelta(hours=7)) == amount
 
 
 @pytest.mark.parametrize(
-    "text", ["", "soon", "0m", "-5m", "2 business weeks", "P1M", "PT", "8 calendar hours"]
+    "text",
+    [
+        "",
+        "soon",
+        "0m",
+        "-5m",
+        "2 business weeks",
+        "P1M",
+        "PT",
+        "8 calendar hours",
+        "P1DT2H30M",  # days (local clock) mixed with hours (elapsed): ambiguous
+        "1d12h",
+        "1.5 days",  # calendar days are whole
+    ],
 )
 def test_bad_durations_are_refused(text: str) -> None:
     with pytest.raises(DurationError):

@@ -144,14 +144,19 @@ def test_confluent_two_business_days_are_sixteen_business_hours_across_eu_dst() 
     assert target is not None and target.amount == timedelta(hours=16) and target.business
 
 
-@pytest.mark.parametrize("zone", [None, "Mars/Olympus_Mons", ""])
-def test_confluent_needs_a_valid_customer_timezone(zone: str | None) -> None:
-    """000 4.0: without the customer's zone there is no business clock to count on."""
+@pytest.mark.parametrize(
+    ("severity", "zone"), [("p3", None), ("p1", "Mars/Olympus_Mons"), ("p3", "")]
+)
+def test_confluent_needs_a_valid_customer_timezone(severity: str, zone: str | None) -> None:
+    """000 4.0: without the customer's zone there is no business clock to count on.
+
+    (P3 counts business hours; a P1 without a zone resolves: test_policy_fidelity, item 6.)
+    """
     with pytest.raises(PolicyError) as err:
         load_catalog([]).resolve(
             "confluent-cloud",
             "premier",
-            "p1",
+            severity,
             Customer(timezone=zone),
             opened_at=at("2026-01-05T10:00:00Z"),
         )

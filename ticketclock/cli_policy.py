@@ -15,9 +15,9 @@ from typing import Any
 
 from policies.catalog import check_files, load_catalog
 from policies.customer import Customer
-from policies.durations import format_timedelta
+from policies.durations import DurationError, describe_amount, parse_duration
 from policies.errors import PolicyError
-from policies.model import WILDCARD, HolidayRule, Policy
+from policies.model import OFF, UNSET, WILDCARD, Exemption, HolidayRule, Policy, TargetDef
 from policies.snapshot import Clock, ResolvedSla
 
 # What really starts each clock; `due` starts them all at the opening instant to show amounts.
@@ -57,6 +57,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--region", help="customer's region (Kong): Americas, EMEA, AP/ANZ")
     p.add_argument("--channel", help="intake channel, e.g. email")
     p.add_argument("--product", help="product or feature stage, e.g. beta, insomnia")
+    p.add_argument("--type", help="ticket type: incident (default) or request")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_guarded(cmd_due))
 
@@ -110,7 +111,8 @@ def cmd_show(args: argparse.Namespace) -> int:
         print(json.dumps({"files": list(catalog.files(p.id)), "policy": data}, indent=2))
         return 0
     print(f"{p.id}: {p.name} ({p.vendor})")
-    print(f"  seed {p.seed}; effective {p.effective}; version {p.version}")
+    effective_from = f"; in effect from {p.effective_from}" if p.effective_from else ""
+    print(f"  seed {p.seed}; effective {p.effective}; version {p.version}{effective_from}")
     print(f"  files: {', '.join(catalog.files(p.id))}")
     print(f"  default warnings: {', '.join(p.warnings) or 'none'}; reopen window {p.reopen_window}")
     print("tiers:")
@@ -134,11 +136,13 @@ def cmd_show(args: argparse.Namespace) -> int:
         )
         zone = cal.timezone or "customer's time zone"
         print(f"  {name}: {zone}; {hours}; holidays {holidays}; business day {cal.business_day}")
+        if cal.label:
+            print(f"    {cal.label} ({cal.source})")
     print(f"calendar selection: {_selection(p)}")
     print("targets:")
     for tier_key, cells in p.targets.items():
         for sev, cell in cells.items():
-            parts = [f"{c.value} {t.within}" for c, t in cell.targets().items()]
+            parts = [f"{c.value} {_target_text(p, t)}" for c, t in cell.targets().items()]
             if cell.not_entitled:
                 parts.append(f"not entitled: {cell.not_entitled}")
             label = '"*"' if tier_key == WILDCARD else tier_key
@@ -149,6 +153,8 @@ def cmd_show(args: argparse.Namespace) -> int:
         print(f"product cap: {', '.join(pcap.products)} -> at most {pcap.max_severity}")
     for chan in p.channel_defaults:
         print(f"channel default: {', '.join(chan.channels)} -> starts at {chan.initial_severity}")
+    for ex in p.exemptions:
+        print(f"no response-time targets for {_exemption_match(ex)}: {ex.reason} ({ex.source})")
     for rule in ("eta_required", "page_oncall"):
         value = getattr(p.rules, rule)
         if value is not None:
@@ -165,7 +171,42 @@ def cmd_show(args: argparse.Namespace) -> int:
         f"{life.next_update_pauses_source}"
     )
     print(f"  review starts at: {life.review_starts_at} - {life.review_starts_source}")
+    if p.not_modelled:
+        print("not modelled (recorded, not encoded):")
+        for nm in p.not_modelled:
+            print(f'  {nm.source}: "{nm.clause}" - {nm.why}')
     return 0
+
+
+def _target_text(p: Policy, t: TargetDef) -> str:
+    """The target as written, with the unit and calendar it counts on."""
+    if t.within.strip().lower() in (UNSET, OFF):
+        return t.within
+    try:
+        duration = parse_duration(t.within)
+        if t.clock not in (None, "24x7") and not duration.business:
+            duration = duration.as_business()
+    except DurationError:
+        return t.within
+    if duration.business:
+        named = t.clock if t.clock not in (None, "24x7", "business") else None
+        where = named or "the ticket's calendar"
+        return f"{t.within} [business, on {where}]"
+    unit = "calendar days, local clock" if duration.unit == "calendar_days" else "elapsed, 24x7"
+    return f"{t.within} [{unit}]"
+
+
+def _exemption_match(ex: Exemption) -> str:
+    parts = []
+    if ex.types:
+        parts.append(f"type {' / '.join(ex.types)}")
+    if ex.channels:
+        parts.append(f"channel {' / '.join(ex.channels)}")
+    if ex.channels_except:
+        parts.append(f"any channel but {' / '.join(ex.channels_except)}")
+    if ex.products:
+        parts.append(f"product {' / '.join(ex.products)}")
+    return ", ".join(parts)
 
 
 def _selection(p: Policy) -> str:
@@ -198,8 +239,10 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_due(args: argparse.Namespace) -> int:
     opened = _parse_opened(args.opened)
+    catalog = load_catalog()
+    _check_customer_options(catalog.get(args.id), args.timezone, args.region)
     customer = Customer(timezone=args.timezone, region=args.region)
-    sla = load_catalog().resolve(
+    sla = catalog.resolve(
         args.id,
         args.tier,
         args.severity,
@@ -207,6 +250,7 @@ def cmd_due(args: argparse.Namespace) -> int:
         channel=args.channel,
         product=args.product,
         opened_at=opened,
+        ticket_type=args.type,
     )
     report = due_report(sla, opened)
     if args.json:
@@ -216,13 +260,27 @@ def cmd_due(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_customer_options(p: Policy, timezone: str | None, region: str | None) -> None:
+    """A zone or region the policy never reads would be silently ignored: refuse it."""
+    by = p.calendar_selection.by
+    if timezone is not None and by != "customer_timezone":
+        raise PolicyError(
+            "timezone", f"{p.id} does not use the customer's time zone ({_selection(p)})"
+        )
+    if region is not None and by != "customer_region":
+        raise PolicyError("region", f"{p.id} does not use the customer's region ({_selection(p)})")
+
+
 def _parse_opened(text: str) -> datetime:
     try:
         opened = datetime.fromisoformat(text)
     except ValueError:
-        raise PolicyError("opened", f"{text!r} is not an ISO 8601 instant") from None
+        raise PolicyError(
+            "opened", f"{text!r} is not an ISO 8601 instant; e.g. 2026-11-27T09:30:00Z"
+        ) from None
     if opened.tzinfo is None:
-        raise PolicyError("opened", f"{text!r} needs a UTC offset, e.g. {text}Z")
+        suggestion = opened.isoformat() + "Z"  # a date alone becomes its midnight, then UTC
+        raise PolicyError("opened", f"{text!r} needs a UTC offset, e.g. {suggestion}")
     return opened
 
 
@@ -242,8 +300,10 @@ def due_report(sla: ResolvedSla, opened: datetime) -> dict[str, Any]:
             {
                 "clock": clock.value,
                 "target": target.text,
-                "amount": format_timedelta(target.amount),
+                "amount": describe_amount(target.amount, target.unit),
+                "unit": target.unit,
                 "business": target.business,
+                "calendar": target.calendar or sla.calendar.name,
                 "source": target.source,
                 "starts": STARTS[clock],
                 "as_if_started_at_opened": clock is not Clock.first_response,
@@ -264,6 +324,8 @@ def due_report(sla: ResolvedSla, opened: datetime) -> dict[str, Any]:
         "severity": sla.severity,
         "severity_label": terms.label,
         "cap_reason": sla.cap_reason,
+        "type": sla.ticket_type,
+        "exempt_reason": sla.exempt_reason,
         "calendar": sla.calendar.name,
         "timezone": sla.calendar.timezone,
         "opened_at": opened.astimezone(zone).isoformat(),
@@ -284,6 +346,8 @@ def _print_due(r: dict[str, Any]) -> None:
     )
     if r["cap_reason"]:
         print(f"  capped: {r['cap_reason']}")
+    if r["exempt_reason"]:
+        print(f"  no response-time targets ({r['type']}): {r['exempt_reason']}")
     print(f"  calendar {r['calendar']} ({r['timezone']})")
     print(f"  opened {r['opened_at']} = {r['opened_at_utc']}")
     for flag in ("eta_required", "page_oncall"):
@@ -292,8 +356,11 @@ def _print_due(r: dict[str, Any]) -> None:
     if r["intake_required"]:
         print(f"  intake required before the SLA starts: {', '.join(r['intake_required'])}")
     for c in r["clocks"]:
-        clock = "business" if c["business"] else "24x7"
-        print(f"{c['clock']}: {c['target']} [{clock}] - {c['source']}")
+        unit = {
+            "business": f"business: {c['amount']} on {c['calendar']}",
+            "calendar_days": "calendar days on the local clock",
+        }.get(c["unit"], "24x7")
+        print(f"{c['clock']}: {c['target']} [{unit}] - {c['source']}")
         if c["as_if_started_at_opened"]:
             print(f"  (as if started at opened time; really starts at: {c['starts']})")
         print(f"  due {c['due_at']} = {c['due_at_utc']}")

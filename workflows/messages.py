@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -31,6 +31,7 @@ class TicketInput(_Model):
     subject: str | None = Field(None, max_length=200)
     channel: str | None = None
     product: str | None = None
+    type: Literal["incident", "request"] | None = None  # absent: incident (sla.ticket_type)
     intake: dict[str, str] = Field(default_factory=dict)
     # Test knob: continue-as-new once history passes this many events (None: SDK suggestion and
     # the default bound).
