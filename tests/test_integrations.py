@@ -15,16 +15,22 @@ import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
 
 from activities import jira as jira_out
-from activities import routing
+from activities import metrics, routing
 from activities import zendesk as zendesk_out
+from activities.notify import Notifier
 from api.app import create_app
 from api.integrations import jira, signatures, zendesk
 from api.integrations.mapping import HelpdeskMapping, MappingError, TicketFacts, load_mapping
+from harness.receivers import WebhookReceiver
+from plumbing.processes import free_port
 from plumbing.settings import Settings, load_settings
 from policies.catalog import Catalog, load_catalog
-from workflows.messages import NotificationRequest
+from ticketclock.worker import metrics_runtime
+from workflows.messages import DeliveryRequest, NotificationRequest
 
 ROOT = Path(__file__).resolve().parents[1]
 ZD_EXAMPLE = ROOT / "docs" / "examples" / "zendesk-mapping.toml"
@@ -238,6 +244,19 @@ def test_zendesk_events_become_actions(zd_map: HelpdeskMapping) -> None:
     assert zendesk.plan(zd("tags_changed", {"current": ["x"]}), zd_map).ignored
 
 
+def test_a_ticket_s_description_is_no_response(zd_map: HelpdeskMapping) -> None:
+    """A ticket an agent opens for a caller: its description arrives as a staff comment_added in
+    the same action as ticket.created, and must not meet the first response."""
+    created = "2026-11-30T09:00:00Z"
+    staff = {"comment": {"is_public": True, "author": {"id": 9, "is_staff": True}}}
+    description = zd("comment_added", staff, created_at=created).model_copy(
+        update={"time": datetime(2026, 11, 30, 9, 0, 0, 900000, tzinfo=UTC)}
+    )
+    assert zendesk.plan(description, zd_map).steps == ()
+    later = description.model_copy(update={"time": datetime(2026, 11, 30, 9, 5, tzinfo=UTC)})
+    assert [s.kind for s in zendesk.plan(later, zd_map).steps] == ["respond"]
+
+
 def test_zendesk_shape_errors_name_the_field(zd_map: HelpdeskMapping) -> None:
     with pytest.raises(zendesk.ShapeError, match="^event.comment:"):
         zendesk.plan(zd("comment_added"), zd_map)
@@ -441,3 +460,59 @@ def test_secrets_of_the_integrations_are_never_in_repr() -> None:
     text = repr(settings)
     for secret in ("zd-token", "jira-token", "zd-hook-secret", "jira-hook-secret"):
         assert secret not in text
+
+
+# -- write-back through the delivery activity, counted -------------------------------------------
+async def _written_back(runtime_port: int, destination: str) -> float:
+    async with httpx.AsyncClient() as http:
+        text = (await http.get(f"http://127.0.0.1:{runtime_port}/metrics", timeout=5)).text
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(metrics.WRITTEN_BACK) and f'destination="{destination}"' in line:
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+async def test_delivered_write_backs_are_counted_rejected_ones_are_final() -> None:
+    port = free_port()
+    runtime = metrics_runtime(Settings(metrics_port=port))
+    assert runtime is not None
+    env = ActivityEnvironment()
+    env.metric_meter = runtime.metric_meter
+    async with WebhookReceiver(path="") as helpdesk:
+        settings = load_settings(
+            {
+                **WRITE_BACK,
+                "TICKETCLOCK_ZENDESK_URL": helpdesk.url,
+                "TICKETCLOCK_JIRA_URL": helpdesk.url,
+            }
+        )
+        notifier = Notifier(settings)
+        try:
+            result = await env.run(
+                notifier.deliver, DeliveryRequest(destination="zendesk", notification=note("ZD-42"))
+            )
+            assert (result.outcome, result.status) == ("delivered", 200)
+            assert [(r.method, r.path) for r in helpdesk.requests] == [
+                ("PUT", "/api/v2/tickets/42")
+            ]
+            helpdesk.respond_with(204, 201, body=b"")
+            result = await env.run(
+                notifier.deliver, DeliveryRequest(destination="jira", notification=note("SUP-7"))
+            )
+            assert (result.outcome, result.status) == ("delivered", 201)
+            assert [(r.method, r.path) for r in helpdesk.requests[1:]] == [
+                ("PUT", "/rest/api/3/issue/SUP-7"),
+                ("POST", "/rest/servicedeskapi/request/SUP-7/comment"),
+            ]
+            helpdesk.respond_with(404)
+            with pytest.raises(ApplicationError) as caught:
+                await env.run(
+                    notifier.deliver,
+                    DeliveryRequest(destination="zendesk", notification=note("ZD-43")),
+                )
+            assert caught.value.non_retryable  # a deleted ticket stays deleted
+        finally:
+            await notifier.aclose()
+    assert await _written_back(port, "zendesk") == 1
+    assert await _written_back(port, "jira") == 1

@@ -247,7 +247,8 @@ def zd_event(kind: str, ticket_id: int, event: dict[str, Any] | None = None, **d
             "requester_id": "7001",
             "status": "OPEN",
             "priority": "NORMAL",
-            "created_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+            # Ten minutes ago: a comment added at the creation instant is the description.
+            "created_at": (datetime.now(UTC) - timedelta(minutes=10)).isoformat(),
             "via": {"channel": "web_form"},
             "tags": ["wiki"],
             "brand_id": "360001",
@@ -373,7 +374,15 @@ async def test_zendesk_signatures_and_replays(examples: Stack) -> None:
     )
     assert forged.status_code == 401
     assert metrics.total(metrics.REJECTED, "zendesk") == rejected_before + 2
-    # Nothing was created by either.
+    # An agent opens a ticket for a caller: its description (a staff comment in the same action)
+    # is no first response.
+    opened = zd_event("created", tid + 1)
+    description = zd_event("comment_added", tid + 1, STAFF)
+    description["time"] = description["detail"]["created_at"] = opened["detail"]["created_at"]
+    assert (await s.zendesk(opened)).json()["applied"] == ["open"]
+    assert "description" in (await s.zendesk(description)).json()["ignored"]
+    assert (await s.ticket(f"ZD-{tid + 1}"))["status"] == "awaiting_first_response"
+    # Nothing was created by either refused request.
     assert (await s.http.get(f"/v1/tickets/ZD-{tid}")).status_code == 404
     # A ticket first seen through a later event is opened from that event's detail.
     resp = await s.zendesk(zd_event("comment_added", tid, STAFF, priority="LOW"))
@@ -518,7 +527,9 @@ async def test_warnings_and_breaches_come_back_as_internal_notes(
     async with stack(dev_env, zd_map, jira_map, policy_dirs=(str(tmp_path / "policies"),)) as s:
         tid = uuid.uuid4().int % 10**12
         key = f"W{uuid.uuid4().hex[:6].upper()}-1"
-        assert (await s.zendesk(zd_event("created", tid, priority="URGENT"))).status_code == 200
+        now = datetime.now(UTC).isoformat()
+        created = zd_event("created", tid, priority="URGENT", created_at=now)
+        assert (await s.zendesk(created)).status_code == 200
         jira_created = jira_payload("jira:issue_created", key)
         jira_created["issue"]["fields"]["priority"] = {"name": "Highest"}
         assert (await s.jira(jira_created, str(uuid.uuid4()))).status_code == 200
@@ -558,7 +569,10 @@ async def test_a_rejected_write_back_is_not_retried(
     ) as s:
         s.helpdesk.forced = 404
         tid = uuid.uuid4().int % 10**12
-        assert (await s.zendesk(zd_event("created", tid, priority="URGENT"))).status_code == 200
+        created = zd_event(
+            "created", tid, priority="URGENT", created_at=datetime.now(UTC).isoformat()
+        )
+        assert (await s.zendesk(created)).status_code == 200
         view: dict[str, Any] = {}
         for _ in range(200):
             view = await s.ticket(f"ZD-{tid}")

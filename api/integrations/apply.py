@@ -14,12 +14,12 @@ refused again). The ticket's creation is idempotent on the key itself (`ZD-<id>`
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from api.integrations.metrics import IGNORED, REFUSED, count
 from api.integrations.mapping import HelpdeskMapping, TicketFacts
+from api.integrations.metrics import IGNORED, REFUSED, count
 from api.schemas import CreateTicket
 from api.temporal_gateway import ActionRefused, TicketExists, TicketGateway, TicketNotFound
 from api.tickets import _details, _summary
@@ -75,7 +75,6 @@ class Plan:
     steps: tuple[Step, ...] = ()
     ignored: tuple[str, ...] = ()  # parts of the event that map to nothing, and why
     eta_at: datetime | None = None  # next-update promise for agent responses (mapping)
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 async def _create(

@@ -20,7 +20,7 @@ What each event becomes:
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -140,6 +140,10 @@ def plan(event: ZendeskEvent, mapping: HelpdeskMapping, now: datetime | None = N
         actor = f"zendesk:{author or 'unknown'}"
         if not c.is_public:
             return Plan(**base, ignored=("a private note changes no SLA clock",))
+        if _is_description(event):
+            # The ticket's first comment arrives as comment_added too, in the same action as
+            # the creation; by staff (a ticket opened for a caller) it is no response.
+            return Plan(**base, ignored=("the ticket's description is not a response",))
         if mapping.ignores(author):
             return Plan(**base, ignored=(f"comments by {author} are ignored by the mapping",))
         if mapping.is_agent(author, c.author.is_staff):
@@ -160,6 +164,15 @@ def plan(event: ZendeskEvent, mapping: HelpdeskMapping, now: datetime | None = N
         step = Step("change_severity", "zendesk:priority", severity=severity, reason=reason)
         return Plan(**base, steps=(step,))
     return Plan(**base, ignored=(f"{event.type} changes no SLA clock",))
+
+
+DESCRIPTION_WINDOW = timedelta(seconds=2)
+
+
+def _is_description(event: ZendeskEvent) -> bool:
+    """A comment added by the action that created the ticket (the same instant, give or take)."""
+    created, at = event.detail.created_at, event.time
+    return created is not None and at is not None and abs(at - created) <= DESCRIPTION_WINDOW
 
 
 def _status(ev: EventBody, mapping: HelpdeskMapping) -> dict[str, Any]:
