@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import socket
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from temporalio.service import TLSConfig
 from temporalio.testing import WorkflowEnvironment
 
 from activities.notify import Notifier
+from plumbing.processes import free_port
 from plumbing.settings import (
     ENV_NAMES,
     SCOPES,
@@ -274,9 +274,7 @@ def test_an_unreadable_tls_file_names_its_variable(tmp_path: Path) -> None:
 
 
 async def test_an_unreachable_server_says_where_and_what_to_check() -> None:
-    with socket.socket() as sock:  # a port nobody listens on
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()  # nobody listens on it
     settings = load_settings(
         {
             "TICKETCLOCK_TEMPORAL_ADDRESS": f"127.0.0.1:{port}",
