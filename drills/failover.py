@@ -27,7 +27,10 @@ import asyncio
 import random
 import sys
 import time
+from collections import Counter
 from collections.abc import Sequence
+
+from temporalio.api.enums.v1 import EventType, TimeoutType
 
 from harness.stack import (
     Arrival,
@@ -110,7 +113,9 @@ async def drill(stack: Stack, workers: list[Proc], args: argparse.Namespace) -> 
     arrivals = receiver.snapshot()
     delivery = judge(arrivals, plan.required, receiver.torn(), plan.optional)
     broken = nondeterminism(stack)
-    late = breach_lateness(arrivals)
+    lateness = breach_lateness(arrivals)
+    late = list(lateness.values())
+    over = sorted((k for k, v in lateness.items() if v > args.late_p99), key=lambda k: -lateness[k])
     p50, p99, worst = pct(late, 50), pct(late, 99), max(late, default=0.0)
 
     print(
@@ -133,7 +138,8 @@ async def drill(stack: Stack, workers: list[Proc], args: argparse.Namespace) -> 
             ("Updates retried (workflow not ready), allowed", plan.retries),
             ("queries failed", ledger.query_errors),
             ("nondeterminism in worker logs", broken),
-            ("breaches later than the p99 bar", _latest(arrivals, args.late_p99)),
+            ("breaches later than the p99 bar", [f"{k}: {lateness[k]:.1f}s late" for k in over]),
+            ("timeouts in the histories of those tickets", await why_late(stack, over)),
         )
     )
     print(
@@ -176,9 +182,30 @@ async def drill(stack: Stack, workers: list[Proc], args: argparse.Namespace) -> 
     return ok
 
 
-def breach_lateness(arrivals: Sequence[Arrival]) -> list[float]:
-    """Seconds each breach arrived after its `due_at`: the first arrival of each key (a transport
-    duplicate later is no later notification)."""
+async def why_late(stack: Stack, late_keys: Sequence[str], limit: int = 100) -> list[str]:
+    """What the histories of the tickets with late breaches show: which timeouts a kill cost them
+    (a workflow task waiting on the dead worker's sticky queue, a task or a delivery the dead worker
+    held until its start-to-close timeout). One line per cause, with how many tickets had it."""
+    found: Counter[str] = Counter()
+    tickets = sorted({key.split(":", 1)[0] for key in late_keys})[:limit]
+    for workflow_id in tickets:
+        seen: set[str] = set()
+        handle = stack.client.get_workflow_handle(workflow_id)
+        async for event in handle.fetch_history_events():
+            if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT:
+                kind = event.workflow_task_timed_out_event_attributes.timeout_type
+                seen.add(f"workflow task {TimeoutType.Name(kind)[13:].lower()} timeout")
+            elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT:
+                failure = event.activity_task_timed_out_event_attributes.failure
+                kind = failure.timeout_failure_info.timeout_type
+                seen.add(f"activity {TimeoutType.Name(kind)[13:].lower()} timeout")
+        found.update(seen or {"no timeout in history (slow, not failed over)"})
+    return [f"{n} of {len(tickets)} tickets: {cause}" for cause, n in found.most_common()]
+
+
+def breach_lateness(arrivals: Sequence[Arrival]) -> dict[str, float]:
+    """Seconds each breach arrived after its `due_at`, by key: the first arrival of each key (a
+    transport duplicate later is no later notification)."""
     first: dict[str, float] = {}
     for a in sorted(arrivals, key=lambda a: a.at):
         if a.key in first:
@@ -187,19 +214,7 @@ def breach_lateness(arrivals: Sequence[Arrival]) -> list[float]:
         due = body.get("due_at")
         if body.get("event") == "breach" and isinstance(due, str):
             first[a.key] = a.at - iso(due).timestamp()
-    return list(first.values())
-
-
-def _latest(arrivals: Sequence[Arrival], bar: float) -> list[str]:
-    late: list[tuple[float, str]] = []
-    for a in arrivals:
-        body = a.json()
-        due = body.get("due_at")
-        if body.get("event") == "breach" and isinstance(due, str):
-            lateness = a.at - iso(due).timestamp()
-            if lateness > bar:
-                late.append((lateness, f"{a.key}: {lateness:.1f}s late"))
-    return [text for _, text in sorted(late, reverse=True)]
+    return first
 
 
 def main(argv: list[str] | None = None) -> int:
