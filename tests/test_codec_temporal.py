@@ -34,11 +34,12 @@ from temporalio.worker import Replayer
 from api.app import create_app
 from plumbing.binaries import temporal_cli
 from plumbing.codec import KEY_ID_METADATA, CodecError, is_encrypted
+from plumbing.processes import free_port
 from plumbing.settings import Settings
-from plumbing.temporal_client import data_converter
+from plumbing.temporal_client import connect, data_converter
 from tests.support import unique
 from tests.support.api import ALL, Served, api_settings
-from ticketclock.worker import build_worker, workflow_runner
+from ticketclock.worker import build_worker, metrics_runtime, workflow_runner
 from workflows.contract import SEARCH_ATTRIBUTES, ticket_workflow_id
 from workflows.ticket import TicketWorkflow
 
@@ -353,3 +354,45 @@ async def test_visibility_and_workflow_ids_carry_no_personal_data(
         )
         for secret in (VIS_SUBJECT, VIS_CUSTOMER, "Flumpington", "Grommet"):
             assert secret.encode() not in searchable
+
+
+async def test_a_worker_without_the_key_fails_loudly_and_counts_it(server: Server) -> None:
+    """The worker as `ticketclock worker` builds it (Prometheus runtime, `connect`): a ticket
+    sealed with a key it does not list fails its workflow task naming the key id, never runs on
+    undecoded input, and `ticketclock_codec_failures{reason="unknown_key"}` appears on /metrics."""
+    port = free_port()
+    settings = dataclasses.replace(
+        api_settings(unique("codec-worker")),
+        temporal_address=server.address,
+        metrics_port=port,
+        codec_keys=(KEY_A,),
+    )
+    runtime = metrics_runtime(settings)
+    worker_client = await connect(settings, runtime=runtime)
+    key = unique("LOST")
+    foreign = server.client((("lost-key", bytes(range(7, 39))),))
+    async with build_worker(worker_client, settings):
+        handle = await foreign.start_workflow(
+            "TicketWorkflow",
+            {"key": key},
+            id=ticket_workflow_id(key),
+            task_queue=settings.task_queue,
+        )
+        failure = ""
+        for _ in range(100):
+            async for event in handle.fetch_history_events():
+                if event.HasField("workflow_task_failed_event_attributes"):
+                    failure = event.workflow_task_failed_event_attributes.failure.message
+            if failure:
+                break
+            await asyncio.sleep(0.1)
+        async with httpx.AsyncClient() as http:
+            scraped = (await http.get(f"http://127.0.0.1:{port}/metrics")).text
+        await handle.terminate("test finished")
+    assert "lost-key" in failure, failure
+    counted = [
+        line
+        for line in scraped.splitlines()
+        if line.startswith("ticketclock_codec_failures") and 'reason="unknown_key"' in line
+    ]
+    assert counted and float(counted[0].rsplit(" ", 1)[1]) >= 1, scraped[-2000:]
