@@ -516,3 +516,38 @@ async def test_delivered_write_backs_are_counted_rejected_ones_are_final() -> No
             await notifier.aclose()
     assert await _written_back(port, "zendesk") == 1
     assert await _written_back(port, "jira") == 1
+
+
+def test_a_documented_shape_with_extra_fields_is_accepted(zd_map: HelpdeskMapping) -> None:
+    """As Zendesk's event webhooks send it: ids as strings or numbers, capitals, nanosecond
+    times, fields we do not read."""
+    payload = {
+        "account_id": 22129848,
+        "detail": {
+            "id": "5158",
+            "subject": "Cannot login to mobile app",
+            "status": "OPEN",
+            "priority": "HIGH",
+            "created_at": "2025-01-08T10:12:07Z",
+            "updated_at": "2025-01-08T14:25:30Z",
+            "custom_status": "123",
+            "is_public": True,
+        },
+        "event": {
+            "comment": {
+                "id": 9876543210,
+                "body": "We are investigating this issue and will update you shortly.",
+                "is_public": True,
+                "author": {"id": 8447388090495, "is_staff": True, "name": "Support Agent"},
+            }
+        },
+        "id": "d4f5c389-8f4a-4c2e-a1b9-8e4f39c71d52",
+        "subject": "zen:ticket:5158",
+        "time": "2025-01-08T14:25:30.123456789Z",
+        "type": "zen:event-type:ticket.comment_added",
+        "zendesk_event_version": "2022-11-06",
+    }
+    plan = zendesk.plan(zendesk.ZendeskEvent.model_validate(payload), zd_map)
+    assert (plan.key, [s.kind for s in plan.steps]) == ("ZD-5158", ["respond"])
+    assert plan.steps[0].actor == "zendesk:8447388090495"
+    assert zd_map.terms_for(plan.facts).severity == "sev2"
