@@ -11,11 +11,12 @@ from __future__ import annotations
 import re
 from datetime import date
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
+from policies.customer import check_zone
 from policies.durations import Duration, DurationError, parse_duration
+from policies.errors import PolicyError
 from policies.snapshot import Clock, LifecycleRules, name_key
 
 WEEKDAY = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -485,9 +486,9 @@ class _Checker:
             self.add(path, "required (an IANA zone such as 'Europe/London')")
             return
         try:
-            ZoneInfo(zone)
-        except (ZoneInfoNotFoundError, ValueError):
-            self.add(path, f"{zone!r} is not an IANA time zone")
+            check_zone(zone, path)
+        except PolicyError as exc:
+            self.add(path, exc.message)
 
     def selection(self) -> None:
         sel = self.p.calendar_selection

@@ -75,6 +75,8 @@ def resolve_policy(
 ) -> ResolvedSla:
     opened = _opened(opened_at)
     customer = customer or Customer()
+    if customer.timezone is not None:
+        check_zone(customer.timezone)  # real region zones only, whichever calendar it picks
     kind = _ticket_type(ticket_type)
     tier_id = policy.find_tier(tier)
     if tier_id is None:

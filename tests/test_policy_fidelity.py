@@ -522,6 +522,13 @@ def test_only_real_region_zones_are_accepted(zone: str, says: str) -> None:
     assert err.value.field == "customer.timezone" and says in err.value.message
 
 
+def test_a_bad_zone_is_refused_even_where_the_policy_does_not_read_it() -> None:
+    """Issue 12: zones are real IANA zones only, whatever the policy does with them."""
+    with pytest.raises(PolicyError) as err:
+        resolve("clickhouse", "enterprise", "sev2", customer=Customer(timezone="Europe"))
+    assert err.value.field == "customer.timezone"
+
+
 @pytest.mark.parametrize("zone", ["Europe/Berlin", "America/Argentina/Buenos_Aires", "UTC"])
 def test_region_zones_and_utc_still_resolve(zone: str) -> None:
     sla = resolve("confluent-cloud", "premier", "p3", customer=Customer(timezone=zone))
