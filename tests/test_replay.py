@@ -24,9 +24,8 @@ from temporalio.worker import Replayer
 
 from plumbing.settings import Settings
 from policies import catalog as catalog_module
+from policies.calendar import _CALENDARS
 from policies.catalog import load_catalog
-from policies.resolve import _business_calendar
-from policies.snapshot import _calendar_for
 from tests.support import unique
 from ticketclock.worker import build_worker, workflow_runner
 from workflows.contract import ticket_workflow_id
@@ -62,8 +61,7 @@ async def _due(handle: WorkflowHandle[Any, Any]) -> datetime:
 def clean_caches() -> Iterator[None]:
     """The test poisons holiday data on purpose; no other test may see a cached calendar."""
     yield
-    _calendar_for.cache_clear()
-    _business_calendar.cache_clear()
+    _CALENDARS.clear()  # the byte-bounded cache behind every resolved calendar
     catalog_module.clear_cache()
 
 
@@ -106,8 +104,7 @@ async def test_policy_and_holiday_edits_never_move_a_running_ticket(
         return table
 
     monkeypatch.setattr(holidays, "country_holidays", more_holidays)
-    _calendar_for.cache_clear()
-    _business_calendar.cache_clear()
+    _CALENDARS.clear()  # the byte-bounded cache behind every resolved calendar
     fresh = load_catalog([str(tmp_path)]).resolve(
         "replay-test", "standard", "normal", opened_at=opened
     )
