@@ -103,6 +103,25 @@ def test_documented_names_still_match_in_any_case(
     assert sla.find_severity(text) == expected
 
 
+@given(text=st.text(max_size=20))
+def test_a_severity_matches_only_one_of_its_names(text: str) -> None:
+    """Property: whatever the text, opening either refuses it (PolicyError naming `severity`) or
+    lands on a severity one of whose names equals it up to case and surrounding space, and the
+    snapshot's matcher (change_severity) agrees."""
+    catalog = load_catalog(())
+    sla = catalog.resolve("confluence-health-check", "standard", "sev4")
+    policy = catalog.get("confluence-health-check")
+    try:
+        found = catalog.resolve("confluence-health-check", "standard", text).requested_severity
+    except PolicyError as err:
+        assert err.field == "severity"
+        assert sla.find_severity(text) is None
+        return
+    sdef = next(s for s in policy.severities if s.id == found)
+    assert text.strip().casefold() in {n.casefold() for n in sdef.names()}
+    assert sla.find_severity(text) == found
+
+
 @pytest.mark.parametrize("text", ["-1", "2-", "sev-2", "sev 1"])
 def test_change_severity_refuses_what_opening_refuses(text: str) -> None:
     sla = resolve("clickhouse", "enterprise", "sev3")
