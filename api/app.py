@@ -75,11 +75,11 @@ def create_app(
     app.include_router(integrations.build_router(settings, app.state.catalog))
     app.include_router(codec.router)  # /codec: the Temporal UI's codec server
     instrument_api(app)
-
     # Last added, so outermost of ours: 413, then 401/403, then 429, before any route reads
     # the request (api/guard.py).
     app.add_middleware(RequestGuard, max_body_bytes=MAX_BODY_BYTES, limiter=rate_limiter(settings))
     install_access_log_filter()
+
     @app.get("/healthz", tags=["health"], summary="The process is up")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}

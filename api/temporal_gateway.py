@@ -38,9 +38,9 @@ from temporalio.common import (
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from workflows.actions import ActionName
 from api.schemas import TicketSummary
 from policies.snapshot import Clock
+from workflows.actions import ActionName
 from workflows.contract import (
     SA_BREACHED,
     SA_BREACHED_CLOCKS,
