@@ -55,7 +55,7 @@ _WEEK = 7 * _DAY
 _US = 1_000_000
 _WEEK_US = _WEEK * _US
 _BLOCK = 52  # windows per block (about a year): block totals are cached
-_SUPER = 64  # blocks per superblock (about 64 years): their totals are cached too
+_GROUPS = (512, 64, 8)  # blocks per group (about 500, 64 and 8 years): totals cached too
 _WALK = 12  # spans of up to this many windows are summed window by window (all cached)
 _MAX_CLOSED_WINDOWS = 200_000  # ~3800 years of nothing open: give up rather than loop forever
 _MAX_OPEN_WINDOWS = 530  # next_close gives up on a calendar open for ~10 years without a break
@@ -70,7 +70,7 @@ _MIN_ORDINAL, _MAX_ORDINAL = date.min.toordinal(), date.max.toordinal()
 # Byte budgets (estimates of the Python objects held, see `_window_bytes`).
 WINDOW_CACHE_BYTES = 256 * 1024  # per calendar: materialised weeks
 BLOCK_CACHE_BYTES = 128 * 1024  # per calendar: block totals (about a year each)
-SUPER_CACHE_BYTES = 48 * 1024  # per calendar: superblock totals (all of years 1-9999 fit)
+SUPER_CACHE_BYTES = 64 * 1024  # per calendar: group totals (a few hundred)
 TRANSITION_CACHE_BYTES = 64 * 1024  # per calendar: the zone's offset changes by year
 HOLIDAY_CACHE_BYTES = 128 * 1024  # per calendar: resolved country holiday years
 CALENDAR_BASE_BYTES = 64 * 1024  # per calendar: everything else (spec, zone, profile), generous
@@ -804,18 +804,31 @@ class BusinessCalendar:
         """Open microseconds in windows [k1, k2), in closed form."""
         return self._open_between(self._wstart(k1), self._wstart(k2)) * _US
 
-    def _block_total(self, j: int) -> int:
+    def _block_total(self, j: int, *, keep: bool = True) -> int:
         total: int | None = self._blocks.get(j)
         if total is None:
             total = self._span_us(j * _BLOCK, (j + 1) * _BLOCK)
-            self._blocks.put(j, total, _TOTAL_BYTES)
+            if keep:
+                self._blocks.put(j, total, _TOTAL_BYTES)
         return total
 
-    def _super_total(self, j: int) -> int:
-        total: int | None = self._supers.get(j)
+    def _group_total(self, size: int, j: int, *, keep: bool = True) -> int:
+        """Open microseconds in blocks [j * size, (j + 1) * size), from the next level down.
+
+        Only the totals a caller uses are kept: the parts summed to build one are not, so a
+        long first pass does not flush the cache with entries no later span needs."""
+        key = (size, j)
+        total: int | None = self._supers.get(key)
         if total is None:
-            total = sum(self._block_total(b) for b in range(j * _SUPER, (j + 1) * _SUPER))
-            self._supers.put(j, total, _TOTAL_BYTES)
+            if size == _GROUPS[-1]:
+                blocks = range(j * size, (j + 1) * size)
+                total = sum(self._block_total(b, keep=False) for b in blocks)
+            else:
+                sub = _GROUPS[_GROUPS.index(size) + 1]
+                parts = range(j * (size // sub), (j + 1) * (size // sub))
+                total = sum(self._group_total(sub, g, keep=False) for g in parts)
+            if keep:
+                self._supers.put(key, total, _TOTAL_BYTES + 64)
         return total
 
     def _windows_total(self, k1: int, k2: int) -> int:
@@ -827,9 +840,11 @@ class BusinessCalendar:
         total = self._span_us(k1, j1 * _BLOCK) + self._span_us(j2 * _BLOCK, k2)
         j = j1
         while j < j2:
-            if j % _SUPER == 0 and j + _SUPER <= j2:
-                total += self._super_total(j // _SUPER)
-                j += _SUPER
+            for size in _GROUPS:
+                if j % size == 0 and j + size <= j2:
+                    total += self._group_total(size, j // size)
+                    j += size
+                    break
             else:
                 total += self._block_total(j)
                 j += 1
@@ -845,29 +860,51 @@ class BusinessCalendar:
                 return self._bisect(k, j * _BLOCK, need)
             need -= head
             k = j * _BLOCK
+        nominal = _BLOCK * self._week_seconds * _US  # a block's open time without holidays
         while k <= last:
             j = k // _BLOCK
-            if j % _SUPER == 0 and need > (st := self._super_total(j // _SUPER)):
-                need -= st
-                k += _SUPER * _BLOCK
-                continue
-            bt = self._block_total(j)
-            if need <= bt:
-                return self._bisect(k, k + _BLOCK, need)
-            need -= bt
-            k += _BLOCK
+            for size in _GROUPS:
+                # (a group is only worth computing when `need` may well be beyond it)
+                if j % size == 0 and need > size * nominal // 2:
+                    gt = self._group_total(size, j // size)
+                    if need > gt:
+                        need -= gt
+                        k += size * _BLOCK
+                        break
+            else:
+                bt = self._block_total(j)
+                if need <= bt:
+                    return self._bisect(k, k + _BLOCK, need)
+                need -= bt
+                k += _BLOCK
         return k, need
 
     def _bisect(self, k: int, hi: int, need: int) -> tuple[int, int]:
-        """The last m in [k, hi) with open(k, m) < need (open(k, hi) >= need), and need - that."""
-        lo = k
-        hi -= 1  # invariant: open(k, lo) < need and open(k, hi + 1) >= need
-        while lo < hi:
-            mid = (lo + hi + 1) // 2
+        """The last m in [k, hi) with open(k, m) < need (open(k, hi) >= need), and need - that.
+
+        Starts from the guess of whole ordinary weeks and steps from there (a holiday or a DST
+        change moves the answer by a window or two at most), bisecting if that is not enough."""
+        lo, top = k, hi - 1  # invariant: open(k, lo) < need, open(k, top + 1) >= need
+        guess = min(max(k + need // (self._week_seconds * _US), lo), top)
+        for _ in range(3):
+            if guess <= lo:
+                guess = lo + 1
+            if guess > top:
+                break
+            if self._span_us(k, guess) < need:
+                lo = guess
+                guess += 1
+            else:
+                top = guess - 1
+                guess -= 1
+            if lo >= top:
+                break
+        while lo < top:
+            mid = (lo + top + 1) // 2
             if self._span_us(k, mid) < need:
                 lo = mid
             else:
-                hi = mid - 1
+                top = mid - 1
         return lo, need - (self._span_us(k, lo) if lo > k else 0)
 
     def _build_window(self, k: int) -> _Window:

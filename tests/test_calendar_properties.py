@@ -177,6 +177,56 @@ def test_closed_form_matches_week_walking(case: tuple[dict[str, Any], datetime, 
     assert cal.is_open(end) == ref.is_open(end)
 
 
+@settings(max_examples=max(8, EXAMPLES // 40), deadline=None)
+@given(
+    zone=st.sampled_from(["America/Chicago", "Australia/Sydney", "Europe/Dublin", "Asia/Kolkata"]),
+    hours=hours(),
+    start_s=st.integers(-1_500_000_000, 2_000_000_000),
+    years=st.integers(9, 150),
+)
+def test_decades_match_week_walking(
+    zone: str, hours: dict[str, list[list[str]]], start_s: int, years: int
+) -> None:
+    """Spans long enough for the cached 8- and 64-block groups, against the reference."""
+    spec: dict[str, Any] = {"timezone": zone, "hours": hours, "holidays": {"country": "US"}}
+    cal = BusinessCalendar.from_spec(spec)
+    ref = reference(spec)
+    start = datetime.fromtimestamp(start_s, UTC)
+    end = start + timedelta(days=365 * years + years // 4)
+    got = cal.elapsed(start, end)
+    assert got == ref.elapsed(start, end)
+    due = cal.add(start, got)
+    assert due.astimezone(UTC) == ref.add(start, got).astimezone(UTC)
+    assert due <= end and cal.elapsed(due, end) == timedelta(0)
+
+
+@settings(max_examples=max(20, EXAMPLES // 10), deadline=None)
+@given(
+    zone=st.sampled_from(ZONES),
+    hours=hours(),
+    a=st.integers(-61_000_000_000, 250_000_000_000),  # years 3 to 9900
+    b=st.integers(-61_000_000_000, 250_000_000_000),
+    c=st.integers(-61_000_000_000, 250_000_000_000),
+    holidays=st.lists(st.dates(date(3, 1, 1), date(9900, 1, 1)).map(date.isoformat)),
+)
+def test_millennia_are_additive_and_add_inverts_elapsed(
+    zone: str, hours: dict[str, list[list[str]]], a: int, b: int, c: int, holidays: list[str]
+) -> None:
+    """Beyond what the reference can walk: elapsed is additive and add inverts it."""
+    a, b, c = sorted((a, b, c))
+    cal = BusinessCalendar.from_spec({"timezone": zone, "hours": hours, "holidays": holidays})
+    ta, tb, tc = (datetime.fromtimestamp(x, UTC) for x in (a, b, c))
+    ab, bc = cal.elapsed(ta, tb), cal.elapsed(tb, tc)
+    assert cal.elapsed(ta, tc) == ab + bc
+    if tc - ta > timedelta(days=3800 * 365):
+        return  # add gives up past _MAX_CLOSED_WINDOWS weeks (~3835 years), as it always has
+    due = cal.add(ta, ab + bc)
+    assert cal.elapsed(ta, due) == ab + bc
+    if ab + bc:  # and it is the earliest such instant, no later than tc
+        assert due <= tc
+        assert cal.elapsed(ta, due - timedelta(microseconds=1)) < ab + bc
+
+
 # -- bounded work and bounded memory ------------------------------------------------------------
 
 NINE_TO_FIVE: dict[str, Any] = {
