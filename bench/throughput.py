@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
+import os
 import sys
 import time
 import uuid
@@ -104,11 +106,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=20)
     parser.add_argument("--batch", type=int, default=100, help="alternate every this many")
     parser.add_argument("--no-direct", action="store_true", help="skip the direct series")
+    parser.add_argument(
+        "--codec", action="store_true", help="encrypt payloads (a fresh TICKETCLOCK_CODEC_KEYS)"
+    )
     args = parser.parse_args(argv)
+    if args.codec:  # the API, the worker and the bench's own client all get it (harness/stack.py)
+        os.environ["TICKETCLOCK_CODEC_KEYS"] = "bench:" + base64.b64encode(os.urandom(32)).decode()
+    codec = "on" if os.environ.get("TICKETCLOCK_CODEC_KEYS") else "off"
     n = args.n or (200 if args.quick else 1000)
     print(
         f"throughput: {n} tickets via POST /v1/tickets vs {n} bare start_workflow, "
-        f"concurrency {args.concurrency}, alternating batches of {args.batch}"
+        f"concurrency {args.concurrency}, alternating batches of {args.batch}, codec {codec}"
     )
     series = asyncio.run(_run(n, args.concurrency, args.batch, not args.no_direct))
     rates = {k: n / series[f"{k}_wall"][0] for k in ("ticket", "bare", "direct") if k in series}
@@ -146,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
             **extra,
             n=n,
             concurrency=args.concurrency,
+            codec=codec,
         )
     )
     return 0

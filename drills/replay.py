@@ -4,11 +4,13 @@
 
 Replays every `*.json` under `tests/histories/` (and any files or directories given) with
 `temporalio.worker.Replayer`, the worker's own workflow runner (the sandbox with its passthrough
-modules) and the pydantic data converter. A file is one workflow run's history as
-`WorkflowHandle.fetch_history().to_json()` wrote it, named `<workflow id>[.<n>].json`
-(drills/record_histories.py writes them). Any replay failure fails the drill, and a
-nondeterminism error is counted as such. Export a production ticket's history with
-`temporal workflow show -w <id> -o json > h.json` and pass it here before deploying a change.
+modules) and the pydantic data converter, with the payload codec when TICKETCLOCK_CODEC_KEYS is
+set (encrypted histories, e.g. tests/histories-encrypted/, need the keys that sealed them). A
+file is one workflow run's history as `WorkflowHandle.fetch_history().to_json()` wrote it,
+named `<workflow id>[.<n>].json` (drills/record_histories.py writes them). Any replay failure
+fails the drill, and a nondeterminism error is counted as such. Export a production ticket's
+history with `temporal workflow show -w <id> -o json > h.json` and pass it here before deploying
+a change.
 """
 
 from __future__ import annotations
@@ -19,11 +21,12 @@ import sys
 from pathlib import Path
 
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
 from harness.stack import ROOT, verdict
+from plumbing.settings import load_settings
+from plumbing.temporal_client import data_converter
 from ticketclock.worker import workflow_runner
 from workflows.ticket import TicketWorkflow
 
@@ -48,7 +51,7 @@ def workflow_id_of(path: Path) -> str:
 async def replay(files: list[Path]) -> list[tuple[Path, int, BaseException | None]]:
     replayer = Replayer(
         workflows=[TicketWorkflow],
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(load_settings()),  # + codec with TICKETCLOCK_CODEC_KEYS
         workflow_runner=workflow_runner(),
     )
     results: list[tuple[Path, int, BaseException | None]] = []

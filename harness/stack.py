@@ -63,7 +63,7 @@ from plumbing.processes import (
     signal_one,
     spawn,
 )
-from plumbing.settings import Settings
+from plumbing.settings import Settings, load_settings
 from plumbing.temporal_client import TemporalConnectError, connect
 from policies.catalog import load_catalog
 from policies.snapshot import ResolvedSla
@@ -214,10 +214,19 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+# Kept from the parent: payload encryption keys, so a benchmark or drill runs encrypted when
+# they are set (`TICKETCLOCK_CODEC_KEYS=... python -m drills.worker_kill`, throughput --codec).
+PASSED_THROUGH = ("TICKETCLOCK_CODEC_KEYS",)
+
+
 def clean_env(extra: Mapping[str, str]) -> dict[str, str]:
     """The parent's environment without any TICKETCLOCK_* (a developer's SMTP host or remote
-    cluster must not leak into a drill), plus `extra`."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TICKETCLOCK_")}
+    cluster must not leak into a drill) but the codec keys, plus `extra`."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("TICKETCLOCK_") or k in PASSED_THROUGH
+    }
     env["PYTHONUNBUFFERED"] = "1"
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
     env.update(extra)
@@ -488,7 +497,10 @@ class Stack:
         return self._client
 
     def settings(self) -> Settings:
-        return Settings(temporal_address=self.address, task_queue=self.task_queue)
+        keys = load_settings({k: os.environ[k] for k in PASSED_THROUGH if k in os.environ})
+        return Settings(
+            temporal_address=self.address, task_queue=self.task_queue, codec_keys=keys.codec_keys
+        )
 
     # server
     async def start_server(self) -> float:

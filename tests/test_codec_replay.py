@@ -1,9 +1,10 @@
 """An encrypted recorded history replays with the codec (and only with it).
 
-`tests/histories/encrypted/ticket-HIST-encrypted-rotation.json` is a real ticket opened over HTTP
+`tests/histories-encrypted/ticket-HIST-encrypted-rotation.json` is a real ticket opened over HTTP
 under key `test-2026-01`, acknowledged, then (API and worker restarted with
 `test-2026-11,test-2026-01`) given an agent update: its payloads are sealed with both keys. It sits
-in a sub-directory so the plaintext replay drill (`tests/histories/*.json`) does not pick it up.
+beside `tests/histories/`, not in it: the replay drill replays that folder with whatever keys it
+is given, and this one needs the test keys (`TICKETCLOCK_CODEC_KEYS` below).
 The keys below are test keys, published here on purpose; never use them for real tickets.
 
 Re-record (after a workflow change that breaks replay, as drills/record_histories.py does for the
@@ -30,6 +31,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
 from api.app import create_app
+from drills import replay
 from plumbing.codec import KEY_ID_METADATA, is_encrypted
 from plumbing.settings import Settings, load_settings
 from plumbing.temporal_client import data_converter
@@ -40,7 +42,7 @@ from workflows.contract import ticket_workflow_id
 from workflows.ticket import TicketWorkflow
 
 ROOT = Path(__file__).resolve().parents[1]
-HISTORY = ROOT / "tests" / "histories" / "encrypted" / "ticket-HIST-encrypted-rotation.json"
+HISTORY = ROOT / "tests" / "histories-encrypted" / "ticket-HIST-encrypted-rotation.json"
 KEY = "HIST-encrypted-rotation"
 SUBJECT = "Encrypted history: the export of Ophelia Dunstable's payroll"
 # TICKETCLOCK_CODEC_KEYS after the rotation (test keys only).
@@ -97,6 +99,21 @@ async def test_the_encrypted_history_replays_with_the_codec() -> None:
 async def test_without_the_keys_it_does_not_replay(converter: object) -> None:
     replayed = await _replayer(converter).replay_workflow(_history(), raise_on_replay_failure=False)
     assert replayed.replay_failure is not None
+
+
+def test_the_replay_drill_replays_both_kinds_with_keys_and_refuses_without(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`TICKETCLOCK_CODEC_KEYS=... python -m drills.replay tests/histories-encrypted`: the
+    plaintext recordings and the encrypted one; without the keys the encrypted one fails."""
+    monkeypatch.setenv("TICKETCLOCK_CODEC_KEYS", TEST_CODEC_KEYS)
+    assert replay.main([str(HISTORY.parent)]) == 0
+    out = capsys.readouterr().out
+    assert f"{HISTORY.name} (" in out and "histories-encrypted" in out
+    assert "ticket-HIST-incident.json" in out
+    monkeypatch.delenv("TICKETCLOCK_CODEC_KEYS")
+    assert replay.main([str(HISTORY)]) != 0
+    assert "1 other failures" in capsys.readouterr().out
 
 
 # -- recording ---------------------------------------------------------------------------------
