@@ -203,6 +203,36 @@ def build_times(repeat: int) -> tuple[float, float, float]:
     return statistics.median(plain), statistics.median(resolved), first
 
 
+def long_spans(
+    make: Callable[[], BusinessCalendar], n: int, seed: int
+) -> tuple[float, float, float, float, int]:
+    """Spans of two millennia on a fresh calendar: (elapsed first call ms, elapsed median us,
+    add first call ms, add median us, weeks materialised).
+
+    elapsed(start in years 3-12, end in 2025-2026); add(start in 2025-2026, the business time of
+    year 3 to 2026), which lands in the 41st century.
+    """
+    cal = make()
+    rng = random.Random(seed)
+    lo_old = int(datetime(3, 1, 1, tzinfo=UTC).timestamp())
+    hi_old = int(datetime(13, 1, 1, tzinfo=UTC).timestamp())
+    lo_now = int(datetime(2025, 1, 1, tzinfo=UTC).timestamp())
+    hi_now = int(datetime(2027, 1, 1, tzinfo=UTC).timestamp())
+    olds = [datetime.fromtimestamp(rng.randrange(lo_old, hi_old), ZONE) for _ in range(n)]
+    nows = [datetime.fromtimestamp(rng.randrange(lo_now, hi_now), ZONE) for _ in range(n)]
+    t0 = time.perf_counter()
+    amount = cal.elapsed(olds[0], nows[0])
+    el_first = (time.perf_counter() - t0) * 1e3
+    t0 = time.perf_counter()
+    cal.add(nows[0], amount)
+    add_first = (time.perf_counter() - t0) * 1e3
+    pairs = list(zip(olds, nows, strict=True))
+    _, el_med, _ = timed(lambda p: cal.elapsed(p[0], p[1]), pairs)  # type: ignore[arg-type]
+    _, add_med, _ = timed(lambda s: cal.add(s, amount), nows)
+    weeks = len(getattr(cal, "_windows", ()))
+    return el_first, el_med, add_first, add_med, weeks
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="2,000 starts instead of 10,000")
@@ -239,6 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     notes: list[str] = []
     faster = True
+    xcal: tuple[float, float] | None = None
     for name, make in PEERS.items():
         try:
             t0 = time.perf_counter()
@@ -250,6 +281,8 @@ def main(argv: list[str] | None = None) -> int:
         p_add, p_add_med, p_add_p90 = timed(add_fn, starts)
         p_el, p_el_med, p_el_p90 = timed(el_fn, starts)
         faster = faster and add_med < p_add_med and el_med < p_el_med
+        if name == "exchange_calendars":
+            xcal = (p_add_med / add_med, p_el_med / el_med)
         print(
             f"{name:<20}{p_add_med:9.2f}{p_add_p90:9.2f}{p_add_med / add_med:8.1f}"
             f"{p_el_med:9.2f}{p_el_p90:9.2f}{p_el_med / el_med:8.1f}"
@@ -272,10 +305,27 @@ def main(argv: list[str] | None = None) -> int:
         f"build: from_spec {build_ms:.3f} ms median, with 2025-2026 holidays resolved "
         f"{build_resolved_ms:.3f} ms; first in process (imports holidays) {first_build_ms:.1f} ms"
     )
+    if xcal is not None:
+        print(
+            f"vs exchange_calendars: add x{xcal[0]:.1f}, elapsed x{xcal[1]:.1f} (target >= 3 each)"
+        )
+    n_long = max(50, n // 10)
+    el_first, el2k, add_first, add2k, weeks = long_spans(
+        lambda: BusinessCalendar.from_spec(SPEC), n_long, args.seed
+    )
+    print(
+        f"2000-year spans ({n_long} random ends): elapsed(year 3-12 -> 2025-2026) median "
+        f"{el2k:.1f} us (first call {el_first:.0f} ms),"
+    )
+    print(
+        f"  add(2025-2026 + two millennia of business time) median {add2k:.1f} us "
+        f"(first call {add_first:.0f} ms); {weeks} weeks materialised"
+    )
     print(
         f"business_time: add_us={add_med:.2f} elapsed_us={el_med:.2f} "
         f"add10d_over_add1h={ratio_10d:.2f} build_ms={build_resolved_ms:.2f} "
-        f"faster_than_all_peers={'yes' if faster else 'no'}"
+        f"faster_than_all_peers={'yes' if faster else 'no'} "
+        f"elapsed_2000y_us={el2k:.1f} add_2000y_us={add2k:.1f}"
     )
     return 0
 
