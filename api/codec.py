@@ -107,7 +107,11 @@ async def _payloads(request: Request) -> Payloads:
         return json_format.Parse(body or b"{}", Payloads(), ignore_unknown_fields=True)
     except (json_format.ParseError, UnicodeDecodeError) as exc:
         raise ApiError(
-            422, "ValidationError", f'body: not {{"payloads": [...]}} ({exc})', field="body"
+            422,
+            "ValidationError",
+            f'body: not {{"payloads": [...]}} ({exc})',
+            field="body",
+            headers=_cors(request),
         ) from None
 
 
