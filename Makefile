@@ -5,6 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
+PACKAGES := policies plumbing workflows activities api ticketclock harness bench drills tests
+
 .DEFAULT_GOAL := help
 .PHONY: help install run test lint typecheck pytest browser check bench drills demo snapshots clean
 
@@ -29,13 +31,20 @@ lint: $(STAMP) ## ruff
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-typecheck: $(STAMP) ## mypy
-	$(BIN)/mypy policies plumbing workflows activities api ticketclock
+typecheck: $(STAMP) ## mypy --strict ([tool.mypy] in pyproject.toml) over every package, tests included
+	$(BIN)/mypy $(PACKAGES)
 
-pytest: $(STAMP) browser ## the pytest suite
-	$(BIN)/pytest -q
+# Branch coverage floors, enforced by `make test` (CI runs it). Measured on 2026-11-30: the whole
+# tree 77% (bench/ is not run by the suite: 0%), policies/ 93%, with the rules core 91%.
+COVERAGE_FLOOR := 75
+CORE := policies/*,workflows/rules.py,workflows/core.py
+CORE_FLOOR := 90
 
-browser: ## headless Chromium for tests/test_ui_browser.py (apt-get, when missing and root)
+pytest: $(STAMP) browser ## the pytest suite with branch coverage (floors: COVERAGE_FLOOR, CORE_FLOOR)
+	$(BIN)/pytest -q --cov --cov-report=term:skip-covered --cov-fail-under=$(COVERAGE_FLOOR)
+	$(BIN)/coverage report --include='$(CORE)' --fail-under=$(CORE_FLOOR)
+
+browser: ## headless Chromium for tests/test_ui_browser.py (apt-get, when missing and root; pytest never installs it)
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
 	  && apt-get update -qq >/dev/null 2>&1 \
 	  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1; } \
@@ -62,4 +71,4 @@ snapshots: $(STAMP) ## regenerate the golden deadline snapshots under tests/snap
 	$(BIN)/python -m tests.snapshot_tool write
 
 clean: ## remove the virtualenv and caches (keeps .data, your tickets)
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .coverage htmlcov

@@ -17,7 +17,7 @@ WEEK = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 H = timedelta(hours=1)
 
 
-def nine_to_five(tz: str = "America/Chicago", holidays: Any = None, **extra: Any) -> dict:
+def nine_to_five(tz: str = "America/Chicago", holidays: Any = None, **extra: Any) -> dict[str, Any]:
     spec = {"timezone": tz, "hours": {d: [["09:00", "17:00"]] for d in WEEK[:5]}}
     if holidays is not None:
         spec["holidays"] = holidays
@@ -42,7 +42,7 @@ def same_instant(a: datetime, b: datetime) -> bool:
 # -- spec validation ---------------------------------------------------------------------------
 
 
-def _with(**changes: Any) -> dict:
+def _with(**changes: Any) -> dict[str, Any]:
     spec = nine_to_five()
     for key, value in changes.items():
         spec[key] = value
@@ -233,7 +233,7 @@ def test_country_holidays_are_resolved_per_year_without_a_horizon() -> None:
         ({"mon": [["09:00", "17:00"]]}, 27000, timedelta(hours=7, minutes=30)),
     ],
 )
-def test_business_day_rule(hours: dict, business_day: Any, expected: timedelta) -> None:
+def test_business_day_rule(hours: dict[str, Any], business_day: Any, expected: timedelta) -> None:
     spec: dict[str, Any] = {"timezone": "UTC", "hours": hours}
     if business_day is not None:
         spec["business_day"] = business_day
@@ -399,7 +399,7 @@ def _hhmm(minutes: int) -> str:
     return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
-def _random_spec(rng: random.Random, tz: str, around: date) -> dict:
+def _random_spec(rng: random.Random, tz: str, around: date) -> dict[str, Any]:
     hours: dict[str, list[list[str]]] = {}
     for day in WEEK:
         if rng.random() < 0.2:
@@ -430,7 +430,7 @@ def _random_spec(rng: random.Random, tz: str, around: date) -> dict:
 class MinuteOracle:
     """Written from the conventions only: walk UTC minutes and ask 'is this instant open?'."""
 
-    def __init__(self, spec: dict) -> None:
+    def __init__(self, spec: dict[str, Any]) -> None:
         self.zone = ZoneInfo(spec["timezone"])
         self.holidays = {date.fromisoformat(d) for d in spec["holidays"]}
         self.today: dict[int, list[tuple[int, int]]] = {i: [] for i in range(7)}

@@ -69,7 +69,7 @@ class Scraper:
         )
 
     async def wait_for(
-        self, name: str, expected: float, timeout: float = 10, **labels: str
+        self, name: str, expected: float, timeout: float = 10, /, **labels: str
     ) -> None:
         deadline = time.monotonic() + timeout
         while (got := await self.value(name, **labels)) != expected:

@@ -6,21 +6,19 @@ import json
 
 import pytest
 
-from policies.catalog import BUILTIN_DIR
+from policies.catalog import BUILTIN_DIR, Catalog
 from tests import snapshot_tool
 
 POLICIES = sorted(p.stem for p in BUILTIN_DIR.glob("*.toml"))
 
 
 @pytest.fixture(scope="module")
-def catalog() -> snapshot_tool.Catalog:
+def catalog() -> Catalog:
     return snapshot_tool.grid_catalog()
 
 
 @pytest.mark.parametrize("policy_id", POLICIES)
-def test_deadlines_match_the_committed_snapshot(
-    policy_id: str, catalog: snapshot_tool.Catalog
-) -> None:
+def test_deadlines_match_the_committed_snapshot(policy_id: str, catalog: Catalog) -> None:
     path = snapshot_tool.snapshot_path(policy_id)
     assert path.exists(), f"{path} is missing: run `make snapshots`"
     committed = json.loads(path.read_text())
@@ -33,7 +31,7 @@ def test_deadlines_match_the_committed_snapshot(
     )
 
 
-def test_the_grid_exercises_every_policy_without_errors(catalog: snapshot_tool.Catalog) -> None:
+def test_the_grid_exercises_every_policy_without_errors(catalog: Catalog) -> None:
     for policy_id in POLICIES:
         cases = snapshot_tool.compute(policy_id, catalog)["cases"]
         assert len(cases) >= 12
@@ -41,7 +39,7 @@ def test_the_grid_exercises_every_policy_without_errors(catalog: snapshot_tool.C
         assert not errors, f"{policy_id}: {errors[:3]}"
 
 
-def test_a_changed_deadline_shows_as_a_difference(catalog: snapshot_tool.Catalog) -> None:
+def test_a_changed_deadline_shows_as_a_difference(catalog: Catalog) -> None:
     doc = snapshot_tool.compute("clickhouse", catalog)
     key = next(iter(doc["cases"]))
     changed = json.loads(json.dumps(doc))

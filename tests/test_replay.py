@@ -26,6 +26,7 @@ from plumbing.settings import Settings
 from policies import catalog as catalog_module
 from policies.calendar import _CALENDARS
 from policies.catalog import load_catalog
+from policies.snapshot import Clock
 from tests.support import unique
 from ticketclock.worker import build_worker, workflow_runner
 from workflows.contract import ticket_workflow_id
@@ -110,7 +111,8 @@ async def test_policy_and_holiday_edits_never_move_a_running_ticket(
     )
     assert fresh.policy_version == "v2"
     assert opened.date() in fresh.calendar.holidays
-    assert fresh.due(fresh.severities[-1].targets["first_response"].clock, opened).due_at != before
+    clock = fresh.severities[-1].targets[Clock.first_response].clock
+    assert fresh.due(clock, opened).due_at != before
 
     # 1. Replay with today's code and data: no nondeterminism (deadlines come from markers).
     history = await handle.fetch_history()

@@ -16,7 +16,7 @@ MINUTE = timedelta(minutes=1)
 
 
 def is_open(
-    at: datetime, zone: str, hours: dict[str, Iterable[Iterable[str]]], holidays: set[date]
+    at: datetime, zone: str, hours: Mapping[str, Iterable[Iterable[str]]], holidays: set[date]
 ) -> bool:
     local = at.astimezone(ZoneInfo(zone))
     if local.date() in holidays:
