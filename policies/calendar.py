@@ -66,6 +66,9 @@ _ONE_US = timedelta(microseconds=1)
 _ANCHOR_MONDAY = datetime(2000, 1, 3)  # a Monday; windows start at the zone's local midnight
 _WALL_MONDAY = 3 * _DAY  # 1970-01-01 was a Thursday: wall seconds + this count from a Monday
 _MIN_ORDINAL, _MAX_ORDINAL = date.min.toordinal(), date.max.toordinal()
+# add() skips ahead in closed form only to boundaries before this (UTC seconds of 9999-12-29);
+# beyond, it walks weeks and fails as it always has ("year 10000 is out of range").
+_LAST_SKIP_S = (date(9999, 12, 29).toordinal() - date(1970, 1, 1).toordinal()) * _DAY
 
 # Byte budgets (estimates of the Python objects held, see `_window_bytes`).
 WINDOW_CACHE_BYTES = 256 * 1024  # per calendar: materialised weeks
@@ -854,6 +857,8 @@ class BusinessCalendar:
         """(window m, need left at its start): the first m >= k where `need` open microseconds
         counted from window k's start are reached, so that need <= window m's total."""
         j = -(-k // _BLOCK)
+        if self._wstart(j * _BLOCK + _BLOCK) > _LAST_SKIP_S:
+            return k, need  # near the end of time: walk
         if j * _BLOCK > k:
             head = self._span_us(k, j * _BLOCK)
             if need <= head:
@@ -865,13 +870,16 @@ class BusinessCalendar:
             j = k // _BLOCK
             for size in _GROUPS:
                 # (a group is only worth computing when `need` may well be beyond it)
-                if j % size == 0 and need > size * nominal // 2:
+                end = self._wstart(k + size * _BLOCK)
+                if j % size == 0 and need > size * nominal // 2 and end <= _LAST_SKIP_S:
                     gt = self._group_total(size, j // size)
                     if need > gt:
                         need -= gt
                         k += size * _BLOCK
                         break
             else:
+                if self._wstart(k + _BLOCK) > _LAST_SKIP_S:
+                    return k, need  # near the end of time: walk
                 bt = self._block_total(j)
                 if need <= bt:
                     return self._bisect(k, k + _BLOCK, need)

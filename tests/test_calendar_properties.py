@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -308,3 +309,16 @@ def test_calendar_cache_is_bounded_in_bytes() -> None:
     assert built == 2000 and last.name == "1999"
     cached_calendar(keys[0], lambda: build(0))
     assert built == 2001
+
+
+def test_the_end_of_time() -> None:
+    """Near year 9999 add skips no block that ends past the datetime range: an answer inside the
+    range is found (the old 64-week blocks raised for this one), one beyond it raises."""
+    cal = BusinessCalendar.from_spec(NINE_TO_FIVE)
+    start = datetime(9990, 6, 1, tzinfo=UTC)
+    due = cal.add(start, timedelta(days=800))  # 2,400 business days: about 9.2 years
+    assert due.year == 9999 and cal.elapsed(start, due) == timedelta(days=800)
+    late = datetime(9999, 6, 1, tzinfo=UTC)
+    assert cal.add(late, timedelta(days=20)).year == 9999
+    with pytest.raises((ValueError, OverflowError)):
+        cal.add(late, timedelta(days=400))
