@@ -37,7 +37,7 @@ from plumbing.settings import Settings
 from tests.support import unique
 from tests.support.api import ALL as E2E_TOKEN
 from tests.support.api import Served, api_settings
-from tests.test_api_handlers import AUTH, BODY, CREATOR, READER, SETTINGS, FakeGateway
+from tests.support.fakes import AUTH, BODY, CREATOR, READER, SETTINGS, FakeGateway
 from ticketclock.worker import build_worker
 from workflows.contract import InvalidTicketKey
 from workflows.messages import TicketView

@@ -26,7 +26,7 @@ from plumbing.binaries import temporal_cli
 from plumbing.processes import free_port
 from plumbing.temporal_client import data_converter
 from tests.support.api import ALL, Served, api_settings
-from tests.test_ui_browser import DevTools, Page, chromium, visit
+from tests.support.browser import DevTools, Page, chromium, visit
 from ticketclock.worker import build_worker
 from workflows.contract import SEARCH_ATTRIBUTES, ticket_workflow_id
 

@@ -3,7 +3,9 @@
 - `tests.support.api`: the API served by uvicorn in the test's event loop, tokens and settings;
 - `tests.support.rigs`: a real worker and webhook receiver on the time-skipping server;
 - `tests.support.slas`: resolved SLAs built by hand; `tests.support.oracle`: a minute-walking
-  business-time oracle.
+  business-time oracle;
+- `tests.support.fakes`: an in-memory gateway for the API's handler tests;
+- `tests.support.browser`: headless Chromium over the DevTools protocol (`make browser`).
 Real receivers (webhook, SMTP) are in harness/receivers.py, shared with the benchmarks and drills.
 """
 
