@@ -265,7 +265,9 @@ async def test_action_recipes(tickets: Tickets, tmp_path: Path) -> None:
         assert time.monotonic() < deadline, view.status
         await asyncio.sleep(0.1)
     [update] = [c for c in view.clocks if c.clock == "next_update"]
-    assert update.status == "paused"
+    # 004 4.: updates "at least every 60 minutes until mitigation": the cadence does not pause
+    # (its [lifecycle] next_update_pauses_while_waiting = false).
+    assert update.status == "running"
     [event] = [e for e in view.events if e.action == "request_customer_info"]
     assert (event.actor, event.via, event.accepted) == ("ops:me", "signal", True)
 
