@@ -33,6 +33,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth import find_token, required_scope
 from api.errors import ApiError, error_response
+from plumbing.redact import redact_query
 from plumbing.settings import ApiToken, Settings
 
 log = logging.getLogger(__name__)
@@ -246,19 +247,6 @@ def _scope_needed(rules: tuple[_Rule, ...], scope: Scope) -> str | None:
 
 
 # -- access log --------------------------------------------------------------------------------
-# Query parameters whose value is a credential, whatever the route does with them.
-_SECRET_PARAM = re.compile(
-    r"(?i)(?<=[?&;])((?:[a-z0-9_.-]*[_.-])?(?:access_token|token|api_?key|apikey|key_?secret|"
-    r"secret|password|passwd|auth|authorization|signature|sig)=)[^&;#\s\"]*"
-)
-REDACTED = "[redacted]"
-
-
-def redact_query(text: str) -> str:
-    """`/v1/x?access_token=abc&limit=5` -> `/v1/x?access_token=[redacted]&limit=5`."""
-    return _SECRET_PARAM.sub(lambda m: m[1] + REDACTED, text)
-
-
 class RedactTokens(logging.Filter):
     """On uvicorn's access logger: token-like query parameters never reach a log line."""
 

@@ -26,10 +26,13 @@ from typing import TYPE_CHECKING, Any
 import opentelemetry.context
 import opentelemetry.trace
 import temporalio.worker
+from opentelemetry.trace import Span
 from temporalio.client import Client
 from temporalio.client import Interceptor as ClientInterceptor
 from temporalio.contrib.opentelemetry import TracingInterceptor, TracingWorkflowInboundInterceptor
 from temporalio.contrib.opentelemetry._context import attached_context
+
+from plumbing.redact import redact_query
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -176,4 +179,26 @@ def instrument_api(app: FastAPI) -> None:
 
     configure_tracing(API_SERVICE)
     excluded = None if os.environ.get("OTEL_PYTHON_FASTAPI_EXCLUDED_URLS") else UNTRACED_URLS
-    FastAPIInstrumentor.instrument_app(app, excluded_urls=excluded)
+    FastAPIInstrumentor.instrument_app(
+        app, excluded_urls=excluded, server_request_hook=redact_span_url
+    )
+
+
+# Span attributes that carry the request's query string, in the old and new HTTP conventions.
+URL_ATTRIBUTES = ("http.url", "http.target", "url.full", "url.query")
+
+
+def redact_span_url(span: Span, scope: dict[str, Any]) -> None:
+    """The server span records the URL as sent: a refused `?access_token=...` included. The
+    instrumentation redacts only a few cloud signatures, so credentials are redacted here, by the
+    same rule as the access log."""
+    if not span.is_recording() or not scope.get("query_string"):
+        return
+    attributes = getattr(span, "attributes", None) or {}
+    for name in URL_ATTRIBUTES:
+        value = attributes.get(name)
+        if isinstance(value, str):
+            # `url.query` has no leading "?": give the rule one to anchor on, then drop it.
+            redacted = redact_query("?" + value)[1:] if name == "url.query" else redact_query(value)
+            if redacted != value:
+                span.set_attribute(name, redacted)

@@ -171,6 +171,26 @@ async def test_one_trace_from_http_request_through_update_to_activity(
     assert deliver.attributes["temporalActivityID"]
 
 
+async def test_a_token_in_the_query_string_never_reaches_a_span(
+    spans: InMemorySpanExporter,
+    served: tuple[httpx.AsyncClient, WebhookReceiver, Client],
+) -> None:
+    # The API refuses a token in the URL, but the server span records the URL as sent: the
+    # instrumentation itself redacts only a few cloud signatures (not access_token).
+    http, _, _ = served
+    secret = "leaked-" + secrets.token_hex(8)
+    spans.clear()
+    answer = await http.get(f"/v1/tickets?limit=5&access_token={secret}&api_key={secret}")
+    assert answer.status_code < 500
+    server = await _wait_for_span(spans, "GET /v1/tickets")
+    assert server.attributes is not None
+    recorded = {k: v for k, v in server.attributes.items() if isinstance(v, str)}
+    urls = {k: v for k, v in recorded.items() if k in telemetry.URL_ATTRIBUTES}
+    assert urls, f"the span records no URL attribute: {sorted(recorded)}"
+    assert any("limit=5" in v for v in urls.values()), urls
+    assert not any(secret in v for v in recorded.values()), recorded
+
+
 def test_export_only_when_otel_variables_ask() -> None:
     assert not telemetry.tracing_wanted({})
     assert telemetry.tracing_wanted({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"})
