@@ -49,6 +49,16 @@ class SeverityDef(_Strict):
     label: Text
     name: str = Field("", description="The vendor's own title, e.g. 'Critical Business Impact'.")
     aliases: tuple[Text, ...] = ()
+    rank: int | None = Field(
+        None,
+        ge=1,
+        le=4,
+        description="The common urgency rank across policies: 1 (most urgent) to 4. Omitted:"
+        " the severity's position in the list (1, 2, 3, 4 and beyond counted as 4).",
+    )
+    rank_source: str = Field(
+        "", description="The clause the rank is read from, or 'ASSUMPTION: <why>'."
+    )
 
     def names(self) -> tuple[str, ...]:
         return (self.id, self.label, *self.aliases)
@@ -274,8 +284,17 @@ class Policy(_Strict):
         return [s.id for s in self.severities]
 
     def rank(self, severity: str) -> int:
-        """0 for the most severe; larger is less severe."""
+        """0 for the most severe; larger is less severe (the policy's own order)."""
         return self.severity_ids().index(severity)
+
+    def severity_rank(self, severity: str) -> int:
+        """The common rank 1 (most urgent) .. 4 that filters and reports group by."""
+        index = self.rank(severity)
+        given = self.severities[index].rank
+        return given if given is not None else min(index + 1, 4)
+
+    def severities_of_rank(self, rank: int) -> tuple[str, ...]:
+        return tuple(s.id for s in self.severities if self.severity_rank(s.id) == rank)
 
     def find_severity(self, text: str) -> SeverityDef | None:
         """By id, label or alias, ignoring case and surrounding space only (`name_key`)."""
@@ -442,7 +461,24 @@ class _Checker:
             if not getattr(life, f"{name}_source").strip():
                 self.add(f"lifecycle.{name}_source", "required: the clause, or 'ASSUMPTION: <why>'")
 
+    def ranks(self) -> None:
+        previous = 1
+        for i, sev in enumerate(self.p.severities):
+            rank = self.p.severity_rank(sev.id)
+            if rank < previous:
+                self.add(
+                    f"severities[{i}].rank",
+                    f"{rank} is more urgent than the severity before it ({previous}): the list"
+                    " is most severe first",
+                )
+            previous = rank
+            if sev.rank is not None and not sev.rank_source.strip():
+                self.add(
+                    f"severities[{i}].rank_source", "required: the clause, or 'ASSUMPTION: <why>'"
+                )
+
     def identities(self) -> None:
+        self.ranks()
         self.unique(
             "severities", [(f"severities[{i}]", s.names()) for i, s in enumerate(self.p.severities)]
         )

@@ -147,6 +147,7 @@ def resolve_policy(
                 severity=sdef.id,
                 label=sdef.label,
                 aliases=sdef.aliases,
+                rank=policy.severity_rank(sdef.id),
                 entitled=reason is None,
                 not_entitled_reason=reason,
                 targets=targets if reason is None else {},

@@ -93,6 +93,11 @@ class SeverityTerms(_Frozen):
     severity: str = Field(description="Canonical severity id, e.g. 'sev1' or 'p2'.")
     label: str = Field(description="How people say it: 'Sev1', 'P2', 'Urgent'.")
     aliases: tuple[str, ...] = Field((), description="Other names: '1', 'urgent', 'critical'.")
+    rank: int | None = Field(
+        None,
+        description="Common urgency rank 1 (most urgent) .. 4 across policies; None in snapshots"
+        " recorded before ranks existed (read it from the catalogue then).",
+    )
     entitled: bool = True
     not_entitled_reason: str | None = None
     targets: dict[Clock, Target] = Field(default_factory=dict)

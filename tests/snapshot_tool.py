@@ -100,7 +100,11 @@ def compute(policy_id: str, catalog: Catalog | None = None) -> dict[str, Any]:
                     except PolicyError as exc:
                         cases[key] = {"error": str(exc)}
                         continue
-                    cases[key] = {"severity": sla.severity, "due": _deadlines(sla, opened)}
+                    cases[key] = {
+                        "severity": sla.severity,
+                        "rank": sla.terms().rank,
+                        "due": _deadlines(sla, opened),
+                    }
     return {
         "policy": policy_id,
         "version": policy.version,
