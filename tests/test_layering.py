@@ -173,6 +173,17 @@ def test_no_import_cycles() -> None:
     assert not cycles, "import cycles:\n" + "\n".join(" <-> ".join(c) for c in cycles)
 
 
+def test_test_files_import_no_other_test_file() -> None:
+    # Shared test code lives in tests/support or conftest fixtures, where a reader looks for it.
+    wrong = [
+        f"{path.relative_to(ROOT)}:{line} imports {target}"
+        for path in _sources()
+        for line, target in _imports(path)
+        if target.startswith("tests.test_") or target.startswith("test_")
+    ]
+    assert not wrong, "\n".join(sorted(set(wrong)))
+
+
 def _write(root: Path, files: dict[str, str]) -> None:
     for name, text in files.items():
         target = root / name
