@@ -222,8 +222,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="120 tickets, 5 kills, ~2 minutes")
     parser.add_argument("--tickets", type=int, default=None, help="default 1000 (quick 120)")
     parser.add_argument("--kills", type=int, default=None, help="default 20 (quick 5)")
-    parser.add_argument("--target", type=float, default=None, help="first_response s (60; 30)")
-    parser.add_argument("--window", type=float, default=None, help="opening window s (90; 30)")
+    parser.add_argument("--target", type=float, default=None, help="first_response s (30)")
+    parser.add_argument("--window", type=float, default=None, help="opening window s (180; 30)")
     parser.add_argument(
         "--settle",
         type=float,
@@ -247,8 +247,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.tickets = args.tickets or (120 if args.quick else 1000)
     args.kills = args.kills if args.kills is not None else (5 if args.quick else 20)
-    args.target = args.target or (30.0 if args.quick else 60.0)
-    args.window = args.window if args.window is not None else (30.0 if args.quick else 90.0)
+    args.target = args.target or 30.0
+    # Full size opens 1,000 tickets at 5.6/s, a seventh of the API's measured capacity (37/s): the
+    # drill measures failover, not saturation (1,000 in 90 s saturated two shared cores, and every
+    # kill then costs a replay of each of the dead worker's pending tickets on top).
+    args.window = args.window if args.window is not None else (30.0 if args.quick else 180.0)
     args.seed = args.seed if args.seed is not None else random.randrange(1 << 30)
     print(
         f"failover: 2 workers; {args.tickets} tickets over {args.window:g}s, first_response "
