@@ -181,8 +181,21 @@ class TicketFilters(_Body):
     severity: FilterToken | None = Field(None, description="Effective severity id, e.g. 'sev1'.")
     state: TicketStatus | None = None
     breached: bool | None = None
+    rank: int | None = Field(
+        None,
+        ge=1,
+        le=4,
+        description="Common severity rank 1 (most urgent) .. 4: every policy's severities of"
+        " that rank (P1, Sev1, Urgent are all rank 1).",
+    )
     due_before: Instant | None = Field(None, description="Next deadline strictly before.")
     due_after: Instant | None = Field(None, description="Next deadline strictly after.")
+    sort: Literal["started", "next_deadline"] = Field(
+        "started",
+        description="started: newest first, paged with `cursor`. next_deadline: open tickets with"
+        " a running clock, soonest deadline first, each with its `due` details; one page, sorted"
+        " in memory over at most 1000 matches (`truncated` says when more matched).",
+    )
     limit: int = Field(50, ge=1, le=200)
     cursor: str | None = Field(
         None,
@@ -192,6 +205,27 @@ class TicketFilters(_Body):
     )
 
 
+class DueInfo(BaseModel):
+    """What is due next on one ticket (`GET /v1/tickets?sort=next_deadline`), read from it."""
+
+    clock: str = Field(description="The clock whose deadline is next.")
+    due_at: datetime = Field(description="The deadline, UTC.")
+    due_local: str | None = Field(description="The same instant in the calendar's zone (ISO).")
+    due_text: str | None = Field(description="'Mon 23 Nov 17:00 America/Chicago'.")
+    timezone: str
+    target: str = Field(description="The clock's target as the policy writes it.")
+    business: bool = Field(description="Counts business time only (False: 24x7).")
+    wall_seconds_left: float = Field(description="Real time until the deadline (negative: past).")
+    business_seconds_left: float | None = Field(
+        description="Business time until the deadline on a business clock (the policy's calendar"
+        " in the ticket's zone, from the catalogue); null on a 24x7 clock."
+    )
+    warned: bool = Field(description="A warning of this clock went out.")
+    warning: str | None = Field(None, description="The last warning sent, e.g. '75%'.")
+    next_warning_at: datetime | None = None
+    paused: bool = False
+
+
 class TicketSummary(BaseModel):
     """One row of `GET /v1/tickets`, read from search attributes (no query to the workflow)."""
 
@@ -199,17 +233,23 @@ class TicketSummary(BaseModel):
     policy: str | None
     tier: str | None
     severity: str | None
+    rank: int | None = Field(None, description="The severity's common rank 1..4 (catalogue).")
+    severity_label: str | None = Field(None, description="The policy's own name, e.g. 'P1'.")
     state: str | None
     breached: bool
     next_deadline: datetime | None
     breached_clocks: list[str]
     started_at: datetime
     status: str = Field(description="Workflow status: running, completed, terminated, ...")
+    due: DueInfo | None = Field(None, description="With sort=next_deadline: what is due next.")
 
 
 class TicketPage(BaseModel):
     items: list[TicketSummary]
     next_cursor: str | None = Field(description="`cursor` for the next page; null at the end.")
+    truncated: bool = Field(
+        False, description="sort=next_deadline only: more tickets matched than the window sorted."
+    )
 
 
 class ErrorDetail(BaseModel):

@@ -14,6 +14,8 @@ from api.auth import CanAct, CanCreate, CanRead
 from api.bounds import check_action_body, check_opened_at
 from api.cursor import decode_cursor, encode_cursor
 from api.deps import CatalogDep, Gateway, TicketKey
+from api.due import due_page, labelled, rank_pairs
+from api.errors import ApiError
 from api.schemas import CreateTicket, ErrorBody, TicketFilters, TicketPage
 from api.temporal_gateway import TicketExists
 from api.visibility import list_query
@@ -134,13 +136,26 @@ async def create_ticket(
 async def list_tickets(
     filters: Annotated[TicketFilters, Query()], _: CanRead, gateway: Gateway, catalog: CatalogDep
 ) -> TicketPage:
-    """Filters combine with AND; visibility is eventually consistent (a second or so behind)."""
+    """Filters combine with AND; visibility is eventually consistent (a second or so behind).
+    `sort=next_deadline`: what is due next, soonest first, each ticket's `due` read from it."""
     if filters.policy is not None:
         catalog.get(filters.policy)  # PolicyError -> 422 naming `policy`
-    query = list_query(filters)
+    pairs = None if filters.rank is None else rank_pairs(catalog, filters.rank, filters.policy)
+    if pairs is not None and not any(pairs.values()):
+        return TicketPage(items=[], next_cursor=None)  # no severity of that rank here
+    query = list_query(filters, pairs)
+    if filters.sort == "next_deadline":
+        if filters.cursor is not None:
+            raise ApiError(
+                422, "ValidationError", "cursor: not with sort=next_deadline", field="cursor"
+            )
+        return await due_page(gateway, catalog, filters, query, datetime.now(UTC))
     token = decode_cursor(filters.cursor, query)  # refused here, before Temporal sees it
     page = await gateway.list_tickets(query, page_size=filters.limit, page_token=token)
-    return TicketPage(items=page.items, next_cursor=encode_cursor(page.next_page_token, query))
+    return TicketPage(
+        items=[labelled(catalog, row) for row in page.items],
+        next_cursor=encode_cursor(page.next_page_token, query),
+    )
 
 
 @router.get(

@@ -19,6 +19,7 @@ from workflows.contract import (
 )
 
 WORKFLOW_TYPE = "TicketWorkflow"
+FAR_FUTURE = datetime(9000, 1, 1, tzinfo=UTC)
 
 
 def literal(value: str | bool | datetime) -> str:
@@ -33,7 +34,18 @@ def literal(value: str | bool | datetime) -> str:
     return f"'{escaped}'"
 
 
-def list_query(filters: TicketFilters) -> str:
+def rank_clause(pairs: dict[str, tuple[str, ...]]) -> str:
+    """`rank=N` as (policy, severities) pairs: one OR of policy AND severity IN (...)."""
+    parts = [
+        f"({SA_POLICY.name} = {literal(policy)} AND {SA_SEVERITY.name} IN "
+        f"({', '.join(literal(s) for s in severities)}))"
+        for policy, severities in sorted(pairs.items())
+        if severities
+    ]
+    return "(" + " OR ".join(parts) + ")"
+
+
+def list_query(filters: TicketFilters, rank_pairs: dict[str, tuple[str, ...]] | None = None) -> str:
     clauses = [f"WorkflowType = {literal(WORKFLOW_TYPE)}"]
     for key, value in (
         (SA_POLICY, filters.policy),
@@ -44,6 +56,13 @@ def list_query(filters: TicketFilters) -> str:
     ):
         if value is not None:
             clauses.append(f"{key.name} = {literal(value)}")
+    if rank_pairs is not None:
+        clauses.append(rank_clause(rank_pairs))
+    if filters.sort == "next_deadline":
+        clauses.append("ExecutionStatus = 'Running'")
+        # Only tickets with a running clock; the far bound keeps null deadlines out.
+        if filters.due_before is None:
+            clauses.append(f"{SA_NEXT_DEADLINE.name} < {literal(FAR_FUTURE)}")
     if filters.due_after is not None:
         clauses.append(f"{SA_NEXT_DEADLINE.name} > {literal(filters.due_after)}")
     if filters.due_before is not None:

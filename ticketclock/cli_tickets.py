@@ -353,6 +353,8 @@ def cmd_list(api: Api, args: argparse.Namespace) -> int:
             params[name] = value
     if args.breached:
         params["breached"] = "true"
+    if args.rank:
+        params["rank"] = str(args.rank)
     now = datetime.now(UTC)
     if args.due_within:
         params["due_before"] = (now + args.due_within).isoformat()
@@ -395,6 +397,110 @@ def cmd_list(api: Api, args: argparse.Namespace) -> int:
         print(paint(line, "breached" if item.get("breached") else None))
     if cursor:
         print(f"(more tickets match: raise --limit, now {args.limit})")
+    return 0
+
+
+def _severity_text(item: dict[str, Any]) -> str:
+    """'P1 (rank 1)': the policy's own name and the common rank."""
+    label = str(item.get("severity_label") or item.get("severity") or "-")
+    return f"{label} (rank {item['rank']})" if item.get("rank") else label
+
+
+def span_text(seconds: float | None) -> str:
+    """'2h 05m', '3d 4h', '45m', '30s'; past as '-1h 10m'; None as '-'."""
+    if seconds is None:
+        return "-"
+    sign = "-" if seconds < 0 else ""
+    left = round(abs(seconds))
+    if left < 60:
+        return f"{sign}{left}s"
+    days, rest = divmod(left, 86400)
+    hours, rest = divmod(rest, 3600)
+    if days:
+        return f"{sign}{days}d {hours}h"
+    if hours:
+        return f"{sign}{hours}h {rest // 60:02d}m"
+    return f"{sign}{rest // 60}m"
+
+
+def span_of_delta(delta: timedelta) -> str:
+    return span_text(delta.total_seconds())
+
+
+def due_state(item: dict[str, Any]) -> str:
+    """breached (a clock of the ticket breached) / overdue / warned / ok."""
+    due = item.get("due") or {}
+    if item.get("breached"):
+        return "breached"
+    if due.get("wall_seconds_left") is not None and due["wall_seconds_left"] < 0:
+        return "overdue"
+    if due.get("warned"):
+        return f"warned {due.get('warning')}"
+    return "paused" if due.get("paused") else "ok"
+
+
+def cmd_due(api: Api, args: argparse.Namespace) -> int:
+    """Open tickets by next deadline, soonest first (GET /v1/tickets?sort=next_deadline)."""
+    now = datetime.now(UTC)
+    params = {"sort": "next_deadline", "limit": str(min(args.limit, PAGE_MAX))}
+    if args.within:
+        params["due_before"] = (now + args.within).isoformat()
+    if args.rank:
+        params["rank"] = str(args.rank)
+    if args.policy:
+        params["policy"] = args.policy
+    page = api.call("GET", "/v1/tickets", params=params)
+    items: list[dict[str, Any]] = page.get("items", [])
+    if args.json:
+        _print_json(items)
+        return 0
+    if not items:
+        print("nothing is due" + (f" within {span_of_delta(args.within)}" if args.within else ""))
+        return 0
+    items = terminal_safe(items)
+    paint = Painter(sys.stdout, args.color)
+    rows = []
+    for item in items:
+        due = item.get("due") or {}
+        due_at = _parse_dt(due.get("due_at") or item.get("next_deadline"))
+        zone = str(due.get("timezone") or "UTC")
+        wall = due.get("wall_seconds_left")
+        if wall is None and due_at is not None:
+            wall = (due_at - now).total_seconds()
+        rows.append(
+            [
+                str(item.get("key")),
+                str(item.get("policy") or "-"),
+                _severity_text(item),
+                str(due.get("clock") or "-"),
+                local_text(due_at, zone) if due_at else "-",
+                f"{due_at.astimezone(UTC):%a %d %b %H:%M} UTC" if due_at else "-",
+                span_text(due.get("business_seconds_left")) if due.get("business") else "24x7",
+                span_text(wall),
+                due_state(item),
+            ]
+        )
+    lines = table(
+        (
+            "KEY",
+            "POLICY",
+            "SEVERITY",
+            "CLOCK",
+            "DUE (LOCAL)",
+            "DUE (UTC)",
+            "LEFT (BUSINESS)",
+            "LEFT (WALL)",
+            "STATE",
+        ),
+        rows,
+    )
+    print(lines[0])
+    for line, row in zip(lines[1:], rows, strict=True):
+        state = row[-1]
+        tone_of = "breached" if state in ("breached", "overdue") else None
+        print(paint(line, "warned" if state.startswith("warned") else tone_of))
+    if page.get("truncated"):
+        print("(more than 1000 tickets matched: narrow with --within, --rank or --policy)")
     return 0
 
 
@@ -525,14 +631,30 @@ def _run(command: Callable[[Api, argparse.Namespace], int]) -> Callable[[argpars
         try:
             api = connect()
             try:
-                return command(api, args)
+                code = command(api, args)
+                sys.stdout.flush()  # a closed pipe shows here, not at exit
+                return code
             finally:
                 api.close()
         except CliError as exc:
             print(f"{PROG}: {terminal_text(exc.message)}", file=sys.stderr)
             return exc.code
+        except BrokenPipeError:
+            return closed_pipe()
 
     return run
+
+
+def closed_pipe() -> int:
+    """The reader went away (`... | head`): stop quietly, like other Unix tools.
+
+    Python would print a traceback, then 'Exception ignored' when it flushes stdout at exit;
+    pointing stdout at /dev/null ends both (docs.python.org, signal: "Note on SIGPIPE").
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 0
 
 
 def _duration(text: str) -> timedelta:
@@ -578,7 +700,14 @@ def register(subparsers: Any) -> None:
     p.add_argument("--breached", action="store_true", help="only tickets with a breached clock")
     p.add_argument("--policy", help="a catalogue policy id")
     p.add_argument("--tier", help="a tier id")
-    p.add_argument("--severity", help="an effective severity id, e.g. sev1")
+    p.add_argument("--severity", help="an effective severity id of one policy, e.g. sev1")
+    p.add_argument(
+        "--rank",
+        type=int,
+        choices=range(1, 5),
+        metavar="N",
+        help="common severity rank 1 (most urgent) .. 4, across policies (P1, Sev1, Urgent: 1)",
+    )
     p.add_argument("--state", choices=[s.value for s in TicketStatus], help="a ticket status")
     p.add_argument(
         "--due-within", type=_duration, metavar="DURATION", help="next deadline within, e.g. 1h"
@@ -586,6 +715,29 @@ def register(subparsers: Any) -> None:
     p.add_argument("--limit", type=_positive, default=50, help="at most this many (50)")
     _common(p)
     p.set_defaults(func=_run(cmd_list))
+
+    p = sub.add_parser(
+        "due",
+        help="open tickets by next deadline, soonest first: what breaches next",
+        description="Open tickets with a running clock, soonest deadline first: the clock, when"
+        " it is due (the calendar's zone and UTC), the time left in business and in wall time,"
+        " and whether it is warned or breached (GET /v1/tickets?sort=next_deadline).",
+    )
+    p.add_argument(
+        "--within",
+        type=_duration,
+        metavar="DURATION",
+        help="only deadlines within this much wall time, e.g. 4h (default: no limit)",
+    )
+    p.add_argument(
+        "--rank", type=int, choices=range(1, 5), metavar="N", help="common severity rank 1..4"
+    )
+    p.add_argument("--policy", help="a catalogue policy id")
+    p.add_argument(
+        "--limit", type=_positive, default=50, help="at most this many (50; the API's most: 200)"
+    )
+    _common(p)
+    p.set_defaults(func=_run(cmd_due))
 
     p = sub.add_parser(
         "show", help="one ticket: its clocks and why the next deadline is what it is"
