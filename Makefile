@@ -25,7 +25,7 @@ install: $(STAMP) ## create .venv and install the pinned dependencies
 run: $(STAMP) ## dev server + worker + API + UI, as one supervised group (Ctrl-C stops all)
 	$(BIN)/ticketclock dev
 
-test: lint typecheck pytest ## ruff, mypy and the whole pytest suite
+test: lint typecheck pytest ## ruff, mypy --strict and the whole pytest suite with coverage floors
 
 lint: $(STAMP) ## ruff
 	$(BIN)/ruff check .
