@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from fastapi import FastAPI
 from temporalio.client import Client
 
-from api import codec, integrations, policies, reports, tickets
+from api import board, codec, integrations, policies, reports, tickets
 from api.deps import Gateway
 from api.errors import install_error_handlers
 from api.guard import MAX_BODY_BYTES, RequestGuard, install_access_log_filter, rate_limiter
@@ -59,6 +59,8 @@ def create_app(
         title="ticketclock",
         version="1",
         description=DESCRIPTION,
+        docs_url=None,  # /docs is api/board.py's: Swagger UI from this machine, not a CDN
+        redoc_url=None,
         openapi_tags=[
             {"name": "tickets", "description": "Open, act on, read and list tickets."},
             {"name": "policies", "description": "The policy catalogue and deadline previews."},
@@ -74,6 +76,8 @@ def create_app(
     app.include_router(reports.router)
     app.include_router(integrations.build_router(settings, app.state.catalog))
     app.include_router(codec.router)  # /codec: the Temporal UI's codec server
+    app.include_router(board.router)  # /board, /signin, /signout, /docs (browser pages)
+    board.mount_assets(app)
     instrument_api(app)
     # Last added, so outermost of ours: 413, then 401/403, then 429, before any route reads
     # the request (api/guard.py).

@@ -7,9 +7,12 @@ logs name the token's `name` only.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
+import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
@@ -44,10 +47,82 @@ def _unauthorized(message: str) -> ApiError:
     return ApiError(401, "Unauthorized", message, headers={"WWW-Authenticate": "Bearer"})
 
 
+# -- browser sessions ------------------------------------------------------------------------------
+# A browser signs in once (POST /signin with a token) and then holds this cookie: HttpOnly (no
+# script reads it), SameSite=Strict (no other site's page sends it), read scope only, 8 hours.
+# Stateless: the cookie names the token and its expiry, signed with the token's own value, so
+# every API replica checks it and removing the token from the settings ends its sessions.
+SESSION_COOKIE = "ticketclock_session"
+SESSION_SCOPE = "tickets:read"
+SESSION_SECONDS = 8 * 3600
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _session_mac(token: ApiToken, payload: str) -> bytes:
+    key = hashlib.sha256(b"ticketclock session\0" + token.token.encode("utf-8", "surrogatepass"))
+    return hmac.new(key.digest(), payload.encode(), hashlib.sha256).digest()
+
+
+def issue_session(token: ApiToken, now: float | None = None) -> str:
+    """The cookie value for a browser signed in with `token` (which must carry the read scope)."""
+    expires = int((time.time() if now is None else now) + SESSION_SECONDS)
+    payload = _b64(json.dumps({"n": token.name, "e": expires}, separators=(",", ":")).encode())
+    return f"{payload}.{_b64(_session_mac(token, payload))}"
+
+
+def session_token(
+    value: str | None, tokens: tuple[ApiToken, ...], now: float | None = None
+) -> ApiToken | None:
+    """The read-only identity a session cookie stands for; None when absent, forged or expired."""
+    if not value or len(value) > 1024 or value.count(".") != 1:
+        return None
+    payload, mac = value.split(".")
+    try:
+        claims = json.loads(_unb64(payload))
+        presented = _unb64(mac)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(claims, dict) or not isinstance(claims.get("n"), str):
+        return None
+    expires = claims.get("e")
+    if not isinstance(expires, int) or expires < (time.time() if now is None else now):
+        return None
+    found: ApiToken | None = None
+    for token in tokens:  # every token compared, as for bearer tokens
+        if token.name == claims["n"] and hmac.compare_digest(
+            presented, _session_mac(token, payload)
+        ):
+            found = found or token
+    if found is None or SESSION_SCOPE not in found.scopes:
+        return None
+    return ApiToken(found.name, found.token, frozenset({SESSION_SCOPE}))
+
+
+def cookie_value(header: str | None, name: str = SESSION_COOKIE) -> str | None:
+    """One cookie's value from a Cookie header."""
+    for part in (header or "").split(";"):
+        key, sep, value = part.strip().partition("=")
+        if sep and key == name:
+            return value.strip()
+    return None
+
+
 def require(scope: str) -> Callable[[Request, Credentials], Awaitable[ApiToken]]:
     """A dependency admitting requests whose bearer token carries `scope` (401 / 403 otherwise)."""
 
     async def check(request: Request, credentials: Credentials) -> ApiToken:
+        if (credentials is None or not credentials.credentials) and scope == SESSION_SCOPE:
+            tokens = request.app.state.settings.api_tokens
+            session = session_token(request.cookies.get(SESSION_COOKIE), tokens)
+            if session is not None:
+                return session
         if credentials is None or not credentials.credentials:
             raise _unauthorized("missing bearer token (Authorization: Bearer <token>)")
         token = find_token(credentials.credentials, request.app.state.settings.api_tokens)

@@ -31,7 +31,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.auth import find_token, required_scope
+from api.auth import SESSION_SCOPE, cookie_value, find_token, required_scope, session_token
 from api.errors import ApiError, error_response
 from plumbing.redact import redact_query
 from plumbing.settings import ApiToken, Settings
@@ -163,6 +163,11 @@ class RequestGuard:
         if needed is None:
             return None
         token = _token(scope, app.state.settings)
+        no_bearer = _header(scope, b"authorization") is None
+        if isinstance(token, ApiError) and no_bearer and needed == SESSION_SCOPE:
+            # No bearer token: a browser's read-only session cookie (api/auth.py) may do.
+            cookie = cookie_value(_header(scope, b"cookie"))
+            token = session_token(cookie, app.state.settings.api_tokens) or token
         if isinstance(token, ApiError):
             return token
         if needed not in token.scopes:

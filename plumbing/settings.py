@@ -99,6 +99,10 @@ class Settings:
     metrics_port: int | None = None
     # Payload encryption (plumbing/codec.py): ((key id, 32-byte key), ...), current first.
     codec_keys: tuple[tuple[str, bytes], ...] = field(default=(), repr=False)
+    # The board's links to each ticket's Temporal UI page; None: http://127.0.0.1:<ui_port>.
+    temporal_ui_url: str | None = None
+    # Worker: print one line per warning, breach, reminder and auto-close (make run turns it on).
+    notify_console: bool = False
     # CLI for people.
     api_url: str | None = None
     cli_token: str | None = field(default=None, repr=False)
@@ -156,6 +160,8 @@ _ENV: dict[str, tuple[str, str]] = {
     "TICKETCLOCK_METRICS_PORT": ("metrics_port", "port"),
     "TICKETCLOCK_CODEC_KEYS": ("codec_keys", "codec_keys"),
     "TICKETCLOCK_API_URL": ("api_url", "str"),
+    "TICKETCLOCK_TEMPORAL_UI_URL": ("temporal_ui_url", "str"),
+    "TICKETCLOCK_NOTIFY_CONSOLE": ("notify_console", "bool"),
     "TICKETCLOCK_TOKEN": ("cli_token", "str"),
 }
 ENV_NAMES = frozenset(_ENV)
