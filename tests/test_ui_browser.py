@@ -15,10 +15,12 @@ import asyncio
 import base64
 import os
 import tempfile
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -30,7 +32,7 @@ from api.app import create_app
 from plumbing.binaries import temporal_cli
 from plumbing.processes import free_port
 from tests.support.api import ALL, Served, api_settings
-from tests.support.browser import DevTools, Page, chromium, visit
+from tests.support.browser import PAGE_TEXT, DevTools, Page, chromium, visit
 from ticketclock.worker import build_worker
 from workflows.contract import SEARCH_ATTRIBUTES, ticket_workflow_id
 
@@ -59,7 +61,7 @@ async def ui() -> AsyncIterator[Ui]:
         search_attributes=SEARCH_ATTRIBUTES,
         data_converter=pydantic_data_converter,
     )
-    settings = api_settings("ui-browser")
+    settings = api_settings("ui-browser", temporal_ui_url=f"http://127.0.0.1:{ui_port}")
 
     async def client_factory() -> Client:
         return env.client
@@ -169,3 +171,127 @@ async def test_a_ticket_in_the_web_ui(ui: Ui, tmp_path: Path) -> None:
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 20_000
     if os.environ.get("UPDATE_SCREENSHOTS") == "1":
         DOC_SCREENSHOT.write_bytes(png)
+
+
+# -- the operator's board (issue 16) ---------------------------------------------------------------
+BOARD_SCREENSHOT = ROOT / "docs" / "board.png"
+
+# Every resource the page loaded, and whether its rows show what they should.
+RESOURCES = "performance.getEntriesByType('resource').map(e => e.name).concat([location.href])"
+
+
+async def test_the_board_in_a_browser(ui: Ui, tmp_path: Path) -> None:
+    executable = await asyncio.to_thread(chromium)
+    now = datetime.now(UTC)
+    tickets = {
+        # breached: a 24 h first response opened 25 h ago
+        "ACME-1042": ("confluence-health-check", "sev1", timedelta(hours=25), "Wiki down for EU"),
+        # warned (75% of 24 h gone) and under an hour left
+        "ACME-1043": ("confluence-health-check", "sev1", timedelta(hours=23, minutes=20), "SSO"),
+        # P1 on Confluent Cloud, 24x7
+        "ACME-1044": ("confluent-cloud", "p1", timedelta(minutes=5), "Cluster unreachable"),
+        # a low one, days away
+        "ACME-1045": ("confluence-health-check", "sev4", timedelta(0), "Typo in docs"),
+    }
+    for key, (policy, severity, ago, subject) in tickets.items():
+        body = {
+            "key": key,
+            "policy": policy,
+            "tier": "premier" if policy == "confluent-cloud" else "standard",
+            "severity": severity,
+            "subject": subject,
+            "customer": {"name": "Acme", "timezone": "Europe/Berlin"},
+            "opened_at": (now - ago).isoformat(),
+        }
+        created = await ui.api.post("/v1/tickets", json=body)
+        assert created.status_code == 201, created.text
+    base = str(ui.api.base_url).rstrip("/")
+    token = ALL
+    shot = tmp_path / "board.png"
+
+    def ready(text: str) -> bool:
+        return all(k in text for k in tickets) and "loading" not in text
+
+    def browse() -> dict[str, Any]:
+        profile = tempfile.mkdtemp(dir=tmp_path)
+        browser = DevTools(executable, profile)
+        try:
+            browser.open_tab()
+            signin = visit(browser, f"{base}/board", lambda text: "API token" in text)
+            browser.evaluate(
+                f"document.getElementById('token').value = {token!r};"
+                "document.querySelector('form').submit()"
+            )
+            board = visit_current(browser, ready)
+            rows = browser.evaluate(
+                "[...document.querySelectorAll('tbody tr')].map(r => [r.className, r.innerText])"
+            )
+            links = browser.evaluate("[...document.querySelectorAll('tbody a')].map(a => a.href)")
+            cookie_js = browser.evaluate("document.cookie")
+            first_left = browser.evaluate("document.querySelector('#due td.left').innerText")
+            time.sleep(2.2)
+            later_left = browser.evaluate("document.querySelector('#due td.left').innerText")
+            loaded = browser.evaluate(RESOURCES)
+            png = browser.call("Page.captureScreenshot", {"format": "png"})["data"]
+            shot.write_bytes(base64.b64decode(png))
+            # Filtering by rank 4 leaves the Sev4 only.
+            browser.evaluate(
+                "const s = document.querySelector('select[name=rank]'); s.value = '4';"
+                "s.dispatchEvent(new Event('change', {bubbles: true}))"
+            )
+            time.sleep(2)
+            filtered = Page(**browser.evaluate(PAGE_TEXT))
+            report = visit(browser, f"{base}/v1/reports/sla.html", lambda t: "SLA report" in t)
+            docs = visit(browser, f"{base}/docs", lambda t: "/v1/tickets" in t)
+            docs_loaded = browser.evaluate(RESOURCES)
+            return {
+                "signin": signin,
+                "board": board,
+                "rows": rows,
+                "links": links,
+                "cookie_js": cookie_js,
+                "left": (first_left, later_left),
+                "loaded": loaded + docs_loaded,
+                "filtered": filtered,
+                "report": report,
+                "docs": docs,
+            }
+        finally:
+            browser.close()
+
+    seen = await asyncio.to_thread(browse)
+
+    assert "API token" in seen["signin"].text and token not in seen["signin"].url
+    board = seen["board"].text
+    assert "What breaches next" in board, board
+    assert token not in seen["board"].url
+    assert seen["cookie_js"] == ""  # HttpOnly: no script can read the session
+    rows = {text.split("\t")[0]: (cls, text) for cls, text in seen["rows"]}
+    assert rows["ACME-1042"][0] == "breached" and "first_response" in rows["ACME-1042"][1]
+    assert rows["ACME-1043"][0] == "at-risk" and "warned 75%" in rows["ACME-1043"][1]
+    assert "P1 · rank 1" in rows["ACME-1044"][1] and "Sev4 · rank 4" in rows["ACME-1045"][1]
+    order = [text.split("\t")[0] for _, text in seen["rows"]]
+    assert order.index("ACME-1042") < order.index("ACME-1043") < order.index("ACME-1045")
+    assert seen["left"][0] != seen["left"][1], "the countdown did not move"
+    wid = ticket_workflow_id("ACME-1043")
+    assert f"{ui.base}/namespaces/default/workflows/{wid}" in seen["links"]
+    foreign = [u for u in seen["loaded"] if not u.startswith(base)]
+    assert not foreign, f"loaded from another host: {foreign}"
+    assert "ACME-1045" in seen["filtered"].text and "ACME-1044" not in seen["filtered"].text
+    assert "SLA report" in seen["report"].text  # the HTML report, by the session alone
+    assert "Unable to render" not in seen["docs"].text and "/v1/tickets" in seen["docs"].text
+
+    png = shot.read_bytes()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 20_000
+    if os.environ.get("UPDATE_SCREENSHOTS") == "1":
+        BOARD_SCREENSHOT.write_bytes(png)
+
+
+def visit_current(browser: DevTools, ready: Callable[[str], bool]) -> Page:
+    """Wait on the page the browser is on (after a form submission) until `ready`."""
+    deadline = time.monotonic() + 30
+    while True:
+        time.sleep(0.5)
+        page = Page(**browser.evaluate(PAGE_TEXT))
+        if ready(page.text) or time.monotonic() > deadline:
+            return page

@@ -23,6 +23,14 @@ function span(seconds) {
   return `${sign}${minutes}m`;
 }
 
+// The countdown: seconds show under an hour, so a ticket about to breach visibly ticks.
+function clockText(seconds) {
+  const left = Math.abs(Math.round(seconds));
+  if (left >= 3600 || left < 60) return span(seconds);
+  const sign = seconds < 0 ? "-" : "";
+  return `${sign}${Math.floor(left / 60)}m ${String(left % 60).padStart(2, "0")}s`;
+}
+
 function utc(iso) {
   const d = new Date(iso);
   return d.toISOString().slice(0, 16).replace("T", " ") + " UTC";
@@ -55,14 +63,14 @@ function severity(item) {
 function countdown(td, dueAt) {
   const at = Date.parse(dueAt);
   countdowns.push([td, at]);
-  td.textContent = span((at - Date.now()) / 1000);
+  td.textContent = clockText((at - Date.now()) / 1000);
 }
 
 function tick() {
   const now = Date.now();
   for (const [td, at] of countdowns) {
     const left = (at - now) / 1000;
-    td.textContent = span(left);
+    td.textContent = clockText(left);
     td.classList.toggle("overdue", left < 0);
   }
 }
