@@ -6,6 +6,14 @@ The built-in catalogue is `policies/catalog/*.toml`, one file per vendor. Direct
 place (how Kong's contracted response times get in: its seed omits them). Merging is by table:
 nested tables merge key by key, anything else (strings, arrays) replaces. Every error names the
 file and the field.
+
+Versions side by side. A file with `new_version = true` adds another version of a loaded policy
+(merged over its latest version, like an override) instead of replacing it: it must carry a
+`version` no other version of that id has and an `effective_from` date. A new ticket gets the
+latest version already in effect when it opens (`effective_from` on or before its UTC opening
+day; before every version's day, the earliest); `get(id)` is the version in effect today,
+`get(id, version=...)` any version by its `version` string (how a migration names its target).
+An `override = true` file changes the latest loaded version in place.
 """
 
 from __future__ import annotations
@@ -14,7 +22,7 @@ import functools
 import os
 import tomllib
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,31 +37,69 @@ from policies.snapshot import ResolvedSla
 
 ENV_DIRS = "TICKETCLOCK_POLICY_DIRS"
 BUILTIN_DIR = Path(__file__).with_name("catalog")
-_MERGE_KEYS = ("override", "extends")
+_MERGE_KEYS = ("override", "extends", "new_version")
+
+
+def _effective_key(policy: Policy) -> date:
+    return policy.effective_from or date.min
 
 
 class Catalog:
-    """The loaded policies by id, with the files each one came from."""
+    """The loaded policies by id (each with every version side by side), with their files."""
 
-    def __init__(self, policies: dict[str, Policy], files: dict[str, tuple[str, ...]]) -> None:
-        self._policies = dict(policies)
+    def __init__(
+        self,
+        policies: dict[str, Policy],
+        files: dict[str, tuple[str, ...]],
+        versions: dict[str, list[tuple[Policy, tuple[str, ...]]]] | None = None,
+    ) -> None:
         self._files = dict(files)
+        # Per id: every version, oldest effective_from first (load order breaks ties).
+        self._versions: dict[str, list[tuple[Policy, tuple[str, ...]]]] = {}
+        for policy_id, policy in policies.items():
+            chain = (versions or {}).get(policy_id) or [(policy, files[policy_id])]
+            self._versions[policy_id] = sorted(chain, key=lambda pf: _effective_key(pf[0]))
 
     def ids(self) -> list[str]:
-        return sorted(self._policies)
+        return sorted(self._versions)
 
-    def get(self, policy_id: str) -> Policy:
+    def versions(self, policy_id: str) -> list[Policy]:
+        """Every version of `policy_id`, oldest `effective_from` first."""
+        return [p for p, _ in self._chain(policy_id)]
+
+    def _chain(self, policy_id: str) -> list[tuple[Policy, tuple[str, ...]]]:
         try:
-            return self._policies[policy_id]
+            return self._versions[policy_id]
         except KeyError:
             raise PolicyError(
                 "policy", f"unknown policy {policy_id!r}; known: {', '.join(self.ids())}"
             ) from None
 
-    def files(self, policy_id: str) -> tuple[str, ...]:
+    def _pick(
+        self, policy_id: str, version: str | None, at: datetime | None
+    ) -> tuple[Policy, tuple[str, ...]]:
+        chain = self._chain(policy_id)
+        if version is not None:
+            for policy, files in chain:
+                if policy.version == version:
+                    return policy, files
+            known = ", ".join(repr(p.version) for p, _ in chain)
+            raise PolicyError(
+                "version", f"policy {policy_id!r} has no version {version!r}; known: {known}"
+            )
+        day = (at or datetime.now(UTC)).astimezone(UTC).date()
+        in_effect = [pf for pf in chain if _effective_key(pf[0]) <= day]
+        return in_effect[-1] if in_effect else chain[0]
+
+    def get(
+        self, policy_id: str, *, version: str | None = None, at: datetime | None = None
+    ) -> Policy:
+        """The version in effect at `at` (default: now), or the one named by `version`."""
+        return self._pick(policy_id, version, at)[0]
+
+    def files(self, policy_id: str, *, version: str | None = None) -> tuple[str, ...]:
         """The catalogue files that made this policy, base first, then its overrides."""
-        self.get(policy_id)
-        return self._files[policy_id]
+        return self._pick(policy_id, version, None)[1]
 
     def resolve(
         self,
@@ -65,9 +111,11 @@ class Catalog:
         product: str | None = None,
         opened_at: datetime | None = None,
         ticket_type: str | None = None,
+        version: str | None = None,
     ) -> ResolvedSla:
+        """Resolve the version in effect at `opened_at` (default now), or `version`."""
         return resolve_policy(
-            self.get(policy_id),
+            self.get(policy_id, version=version, at=opened_at),
             tier,
             severity,
             customer,
@@ -171,10 +219,12 @@ class _Loader:
         self.raw: dict[str, dict[str, Any]] = {}
         self.policies: dict[str, Policy] = {}
         self.files: dict[str, tuple[str, ...]] = {}
+        # Policies with `new_version` files: every version, in load order.
+        self.versions: dict[str, list[tuple[Policy, tuple[str, ...]]]] = {}
         self.errors: list[PolicyError] = []
 
     def catalog(self) -> Catalog:
-        return Catalog(self.policies, self.files)
+        return Catalog(self.policies, self.files, self.versions)
 
     def error(self, name: str, field: str, message: str) -> None:
         self.errors.append(PolicyError(f"{name}: {field}" if field else name, message))
@@ -205,18 +255,58 @@ class _Loader:
         policy = self.validate(name, merged)
         if policy is None or len(self.errors) > before:
             return
+        files = (*origin, name)
+        chain = self.versions.get(policy_id)
+        if data.get("new_version") is True:
+            if not self.check_new_version(name, policy_id, policy, data):
+                return
+            chain = self.versions.setdefault(
+                policy_id, [(self.policies[policy_id], self.files[policy_id])]
+            )
+            chain.append((policy, files))
+        elif chain is not None:
+            chain[-1] = (policy, files)  # an override changes the latest version in place
         self.raw[policy_id] = merged
         self.policies[policy_id] = policy
-        self.files[policy_id] = (*origin, name)
+        self.files[policy_id] = files
+
+    def check_new_version(
+        self, name: str, policy_id: str, policy: Policy, data: dict[str, Any]
+    ) -> bool:
+        known = [p for p, _ in self.versions.get(policy_id, [(self.policies[policy_id], ())])]
+        if "version" not in data or any(p.version == policy.version for p in known):
+            self.error(
+                name,
+                "version",
+                f"a new version of {policy_id!r} needs a version string of its own "
+                f"(taken: {', '.join(repr(p.version) for p in known)})",
+            )
+            return False
+        if "effective_from" not in data or policy.effective_from is None:
+            self.error(
+                name, "effective_from", "required on a new version (the day it takes effect)"
+            )
+            return False
+        return True
 
     def merge(
         self, name: str, policy_id: str, data: dict[str, Any]
     ) -> tuple[dict[str, Any] | None, tuple[str, ...]]:
         override = data.get("override", False)
         extends = data.get("extends")
+        new_version = data.get("new_version", False)
         own = {k: v for k, v in data.items() if k not in _MERGE_KEYS}
         if override is not False and override is not True:
             self.error(name, "override", "must be true or false")
+        elif new_version is not False and new_version is not True:
+            self.error(name, "new_version", "must be true or false")
+        elif new_version and (override or extends is not None):
+            self.error(name, "new_version", "use new_version alone, not with override or extends")
+        elif new_version:
+            if policy_id not in self.raw:
+                self.error(name, "id", f"new version of unknown policy {policy_id!r}")
+            else:
+                return _deep_merge(self.raw[policy_id], own), self.files[policy_id]
         elif override and extends is not None:
             self.error(name, "extends", "use either override = true or extends, not both")
         elif override:
