@@ -87,9 +87,11 @@ class Settings:
     # Worker failover (several workers on one task queue; docs/benchmarks.md, `drills.failover`).
     # A workflow task for a ticket a worker has cached waits on that worker's own (sticky) queue
     # this long before any worker may take it: after a `kill -9` every timer of its tickets is
-    # that late (SDK default 10 s). 2 s keeps breaches within seconds; the price is a replay of
-    # the ticket's history on another worker when a live worker is this slow to poll.
-    worker_sticky_timeout_s: float = 2.0
+    # that late (SDK default 10 s: breaches 10 s late). 1 s keeps breach lateness p99 under 3 s
+    # (2 s left too little margin on busy shared cores); the price is a replay of the ticket's
+    # history on another worker when a live worker has not polled its sticky queue for 1 s (all
+    # its task slots busy), which the drill's histories did not show on live workers.
+    worker_sticky_timeout_s: float = 1.0
     # On SIGTERM, in-flight activities (a webhook call) get this long to finish; the worker tells
     # the server it leaves, so its sticky tickets move to the others at once. Keep it under the
     # orchestrator's kill grace (compose: stop_grace_period 30s).
