@@ -20,8 +20,8 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from datetime import datetime
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, timedelta
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -69,8 +69,10 @@ class ClockCounts(BaseModel):
 
 
 class GroupStats(ClockCounts):
-    key: str
+    key: str = Field(description="'policy/severity' (by severity), the tier id or the clock.")
     label: str
+    rank: int | None = Field(None, description="By severity: the common rank 1..4.")
+    policy: str | None = Field(None, description="By severity: the policy the severity is of.")
     tickets: int = 0
     first_response_samples: int = 0
     first_response_business_minutes_median: float | None = None
@@ -82,6 +84,21 @@ class Bucket(BaseModel):
     upper_minutes: float | None = Field(description="Inclusive upper bound; null: no bound.")
     label: str
     count: int
+
+
+class OpenClock(BaseModel):
+    """A ticket of the range whose clock still runs: what is due, and whether it is at risk."""
+
+    key: str
+    policy: str
+    severity_label: str
+    rank: int | None
+    clock: str
+    due_at: datetime | None
+    due_text: str | None
+    warned: bool
+    breached: bool = Field(description="Another clock of the ticket already breached.")
+    at_risk: bool = Field(description="Warned, breached elsewhere, or under an hour left.")
 
 
 class Skipped(BaseModel):
@@ -99,8 +116,13 @@ class SlaReport(BaseModel):
     clocks_by_severity: dict[str, dict[str, ClockCounts]] = Field(
         description="clock -> severity -> counts: met vs breached by severity, whatever group_by."
     )
-    severity_labels: dict[str, str]
+    severity_labels: dict[str, str] = Field(
+        description="'policy/severity' -> 'Rank 1 · policy · P1' (catalogue labels)."
+    )
     first_response_distribution: list[Bucket]
+    open_clocks: list[OpenClock] = Field(
+        default_factory=list, description="Running clocks, at risk first, then by deadline."
+    )
     skipped: list[Skipped] = Field(default_factory=list)
 
 
@@ -195,7 +217,7 @@ def _rounded(value: float | None) -> float | None:
 
 def _group_key(group_by: GroupBy, view: TicketView, cycle: ClockCycle) -> str:
     if group_by == "severity":
-        return cycle.severity
+        return f"{view.policy}/{cycle.severity}"
     if group_by == "tier":
         return view.tier
     return cycle.clock.value
@@ -222,13 +244,52 @@ def _distribution(minutes: Sequence[float]) -> list[Bucket]:
 
 
 def minutes_text(minutes: float | None) -> str:
-    """12.5 -> '12.5m', 79 -> '1h19m', 2400 -> '40h'; None -> '-'."""
+    """Durations for people: 0.358 -> '21s', 12.5 -> '12m 30s', 125 -> '2h 05m',
+    4560 -> '3d 4h', 539886 -> '374d 22h'; None -> '-'."""
     if minutes is None:
         return "-"
-    if minutes < 59.5:
-        return f"{minutes:.3g}m"
-    hours, rest = divmod(round(minutes), 60)
-    return f"{hours}h{rest:02d}m" if rest else f"{hours}h"
+    seconds = round(minutes * 60)
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        whole, rest = divmod(seconds, 60)
+        return f"{whole}m {rest:02d}s" if rest else f"{whole}m"
+    hours, rest = divmod(round(seconds / 60), 60)
+    if hours < 24:
+        return f"{hours}h {rest:02d}m" if rest else f"{hours}h"
+    days, hours = divmod(round(seconds / 3600), 24)
+    return f"{days}d {hours}h" if hours else f"{days}d"
+
+
+SeverityInfo = Callable[[str, str], tuple[int | None, str]]
+AT_RISK = timedelta(hours=1)
+
+
+def _open_clocks(views: Sequence[TicketView], info: SeverityInfo, now: datetime) -> list[OpenClock]:
+    out = []
+    for view in views:
+        for cycle in view.clocks:
+            if cycle.clock not in REPORTED_CLOCKS or cycle.status not in _OPEN:
+                continue
+            rank, label = info(view.policy, cycle.severity)
+            warned = any(w.sent_at is not None for w in cycle.warnings)
+            soon = cycle.due_at is not None and cycle.due_at - now < AT_RISK
+            out.append(
+                OpenClock(
+                    key=view.key,
+                    policy=view.policy,
+                    severity_label=label,
+                    rank=rank,
+                    clock=cycle.clock.value,
+                    due_at=cycle.due_at,
+                    due_text=cycle.due_text,
+                    warned=warned,
+                    breached=view.breached,
+                    at_risk=warned or soon or view.breached,
+                )
+            )
+    far = datetime.max.replace(tzinfo=now.tzinfo)
+    return sorted(out, key=lambda o: (not o.at_risk, o.due_at or far, o.key))
 
 
 def build_report(
@@ -237,44 +298,65 @@ def build_report(
     *,
     generated_at: datetime,
     skipped: Sequence[Skipped] = (),
+    severity_info: SeverityInfo | None = None,
 ) -> SlaReport:
-    """The report over `views` (already selected by `query`; nothing is filtered here)."""
+    """The report over `views` (already selected by `query`; nothing is filtered here).
+
+    `severity_info(policy, severity) -> (rank, label)` comes from the catalogue (the API passes
+    it); without it a severity has no rank and is labelled by its id.
+    """
+    info: SeverityInfo = severity_info or (lambda policy, severity: (None, severity))
     totals = _Tally()
     groups: dict[str, _Tally] = defaultdict(_Tally)
     matrix: dict[str, dict[str, ClockCounts]] = defaultdict(lambda: defaultdict(ClockCounts))
-    labels: dict[str, str] = {}
+    ranks: dict[str, tuple[int | None, str, str]] = {}  # policy/severity -> rank, policy, label
     for view in views:
-        labels.setdefault(view.severity, view.severity_label)
         for cycle in _reported(view):
+            key = f"{view.policy}/{cycle.severity}"
+            if key not in ranks:
+                rank, own_label = info(view.policy, cycle.severity)
+                ranks[key] = (rank, view.policy, own_label)
             totals.add(view.key, cycle)
             groups[_group_key(query.group_by, view, cycle)].add(view.key, cycle)
-            _count(matrix[cycle.clock.value][cycle.severity], cycle.status)
-            labels.setdefault(cycle.severity, cycle.severity)
+            _count(matrix[cycle.clock.value][key], cycle.status)
 
-    def label(key: str) -> str:
-        if query.group_by == "severity":
-            return labels.get(key, key)
-        return key.replace("_", " ")
+    def sev_order(key: str) -> tuple[int, str, tuple[tuple[int, int | str], ...]]:
+        rank, policy, _ = ranks[key]
+        return (rank or 99, policy, natural_key(key))
+
+    def sev_label(key: str) -> str:
+        rank, policy, text = ranks[key]
+        return f"Rank {rank} · {policy} · {text}" if rank else f"{policy} · {text}"
 
     if query.group_by == "clock":
         order: list[str] = [c.value for c in REPORTED_CLOCKS if c.value in groups]
+    elif query.group_by == "severity":
+        order = sorted(groups, key=sev_order)
     else:
         order = sorted(groups, key=natural_key)
+
+    def group(key: str) -> GroupStats:
+        if query.group_by != "severity":
+            return groups[key].stats(key, key.replace("_", " "))
+        stats = groups[key].stats(key, sev_label(key))
+        return stats.model_copy(update={"rank": ranks[key][0], "policy": ranks[key][1]})
+
     return SlaReport(
         query=query,
         generated_at=generated_at,
         totals=totals.stats("all", "All tickets", tickets=len(views)),
-        groups=[groups[key].stats(key, label(key)) for key in order],
+        groups=[group(key) for key in order],
         clocks_by_severity={
             clock.value: {
                 sev: _finished(matrix[clock.value][sev])
-                for sev in sorted(matrix[clock.value], key=natural_key)
+                for sev in sorted(matrix[clock.value], key=sev_order)
             }
             for clock in REPORTED_CLOCKS
             if clock.value in matrix
         },
-        severity_labels=dict(sorted(labels.items(), key=lambda kv: natural_key(kv[0]))),
+        severity_labels={key: sev_label(key) for key in sorted(ranks, key=sev_order)},
         first_response_distribution=_distribution(totals.minutes),
+        open_clocks=_open_clocks(views, info, generated_at),
         skipped=list(skipped),
     )
 
@@ -288,12 +370,12 @@ def render_text(report: SlaReport) -> str:
     """A plain table for terminals: one row per group, then the totals."""
     q = report.query
     lines = [
-        f"SLA report: tickets started {q.from_.isoformat()} .. {q.to.isoformat()}, "
+        f"SLA report: tickets started {q.from_:%Y-%m-%d %H:%M} .. {q.to:%Y-%m-%d %H:%M} UTC, "
         f"policy {q.policy or 'all'}, by {q.group_by}",
         "",
     ]
     header = (
-        f"{q.group_by:<22} {'tickets':>7} {'clocks':>6} {'met':>5} {'breached':>8} "
+        f"{q.group_by:<34} {'tickets':>7} {'clocks':>6} {'met':>5} {'breached':>8} "
         f"{'open':>5} {'breach':>7} {'1st resp p50':>12} {'p90':>8}"
     )
     lines += [header, "-" * len(header)]
@@ -301,7 +383,7 @@ def render_text(report: SlaReport) -> str:
         if group is report.totals:
             lines.append("-" * len(header))
         lines.append(
-            f"{group.label[:22]:<22} {group.tickets:>7} {group.clocks:>6} {group.met:>5} "
+            f"{group.label[:34]:<34} {group.tickets:>7} {group.clocks:>6} {group.met:>5} "
             f"{group.breached:>8} {group.open:>5} {_percent(group.breach_rate):>7} "
             f"{minutes_text(group.first_response_business_minutes_median):>12} "
             f"{minutes_text(group.first_response_business_minutes_p90):>8}"
@@ -309,5 +391,13 @@ def render_text(report: SlaReport) -> str:
     if report.skipped:
         lines += ["", f"{len(report.skipped)} ticket(s) not counted (ledger unreadable):"]
         lines += [f"  {s.key}: {s.reason}" for s in report.skipped[:20]]
-    lines += ["", f"generated {report.generated_at.isoformat()}"]
+    at_risk = [o for o in report.open_clocks if o.at_risk]
+    if report.open_clocks:
+        lines += ["", f"Open clocks: {len(report.open_clocks)}, at risk: {len(at_risk)}"]
+        for o in report.open_clocks[:20]:
+            flag = "AT RISK " if o.at_risk else ""
+            lines.append(
+                f"  {flag}{o.key} {o.policy} {o.severity_label} {o.clock} due {o.due_text or '-'}"
+            )
+    lines += ["", f"generated {report.generated_at:%Y-%m-%d %H:%M:%S} UTC"]
     return "\n".join(lines) + "\n"

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import UTC
 from html import escape
 
-from api.report import ClockCounts, GroupStats, SlaReport, minutes_text
+from api.report import ClockCounts, GroupStats, OpenClock, SlaReport, minutes_text
 
 MET = "#2e7d32"
 BREACHED = "#c62828"
@@ -42,6 +42,8 @@ tr.total td { font-weight: 600; border-top: 2px solid #9e9e9e; }
 figure { margin: 0; border: 1px solid #e0e0e0; border-radius: 6px; padding: 8px; }
 figcaption { font-weight: 600; margin: 0 0 4px 4px; }
 .note { color: #616161; font-size: 12px; max-width: 900px; }
+tr.risk td { background: #fff8e1; }
+tr.risk td:first-child { border-left: 4px solid #f9a825; font-weight: 600; }
 """
 
 
@@ -137,6 +139,102 @@ def met_breached_chart(
     return "".join(parts)
 
 
+def rate_chart(groups: list[GroupStats]) -> str:
+    """One horizontal bar per table row, its full width the row's decided clocks (met +
+    breached), split met (green) / breached (red): the breach rate is the red share, the very
+    number the table prints, whatever the volume (a 1-ticket group shows as plainly as a
+    1000-ticket one); the counts are written beside it."""
+    label_w, bar_w, row_h, top = 300, 420, 26, 8
+    width = label_w + bar_w + 190
+    height = top * 2 + row_h * max(1, len(groups))
+    title = "Breach rate per row of the table: met (green) vs breached (red), every clock"
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">',
+        f"<title>{escape(title)}</title>",
+    ]
+    for i, group in enumerate(groups):
+        y = top + row_h * i
+        parts.append(_text(label_w - 8, y + 17, group.label, anchor="end", size=12, fill=INK))
+        decided = group.met + group.breached
+        if not decided:
+            parts.append(
+                f'<rect x="{label_w}" y="{y + 4}" width="{bar_w}" height="{row_h - 8}" '
+                f'fill="{GRID}"/>'
+            )
+            parts.append(
+                _text(
+                    label_w + 8, y + 17, "nothing decided yet", anchor="start", size=11, fill=MUTED
+                )
+            )
+            continue
+        met_w = bar_w * group.met / decided
+        parts.append(
+            f'<rect x="{label_w}" y="{y + 4}" width="{met_w:.1f}" height="{row_h - 8}" '
+            f'fill="{MET}"><title>{escape(f"{group.label}: {group.met} met")}</title></rect>'
+        )
+        parts.append(
+            f'<rect x="{label_w + met_w:.1f}" y="{y + 4}" width="{bar_w - met_w:.1f}" '
+            f'height="{row_h - 8}" fill="{BREACHED}"><title>'
+            f"{escape(f'{group.label}: {group.breached} breached')}</title></rect>"
+        )
+        parts.append(
+            _text(
+                label_w + bar_w + 8,
+                y + 17,
+                f"breach {_percent(group.breach_rate)} ({group.breached}/{decided})",
+                anchor="start",
+                size=12,
+                fill=INK,
+            )
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def clock_table(report: SlaReport) -> str:
+    """Met / breached per clock and severity: each rate labelled with the clock it is of."""
+    rows = []
+    for clock, by_sev in report.clocks_by_severity.items():
+        for sev, counts in by_sev.items():
+            rows.append(
+                "<tr>"
+                f"<td>{escape(clock.replace('_', ' '))}</td>"
+                f"<td>{escape(report.severity_labels.get(sev, sev))}</td>"
+                f"<td>{counts.met}</td><td>{counts.breached}</td><td>{counts.open}</td>"
+                f"<td>{_percent(counts.breach_rate)}</td></tr>"
+            )
+    if not rows:
+        return '<p class="note">No clock was met or breached in this range.</p>'
+    head = "".join(
+        f"<th>{h}</th>" for h in ("clock", "severity", "met", "breached", "open", "breach rate")
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def open_section(items: list[OpenClock]) -> str:
+    if not items:
+        return '<p class="note">No clock of these tickets is running.</p>'
+    rows = []
+    for o in items[:200]:
+        css = ' class="risk"' if o.at_risk else ""
+        state = "breached elsewhere" if o.breached else "warned" if o.warned else ""
+        if o.at_risk and not state:
+            state = "under an hour left"
+        rows.append(
+            f"<tr{css}><td>{escape(o.key)}</td><td>{escape(o.policy)}</td>"
+            f"<td>{escape(o.severity_label)}</td><td>{o.rank or '-'}</td>"
+            f"<td>{escape(o.clock.replace('_', ' '))}</td><td>{escape(o.due_text or '-')}</td>"
+            f"<td>{escape(state)}</td></tr>"
+        )
+    head = "".join(
+        f"<th>{h}</th>"
+        for h in ("ticket", "policy", "severity", "rank", "clock", "due", "at risk because")
+    )
+    more = f'<p class="note">First 200 of {len(items)}.</p>' if len(items) > 200 else ""
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>{more}"
+
+
 def distribution_chart(report: SlaReport) -> str:
     """Bars of first-response cycles per time bucket, counts on top."""
     buckets = report.first_response_distribution
@@ -154,6 +252,8 @@ def distribution_chart(report: SlaReport) -> str:
     ]
     for i, bucket in enumerate(buckets):
         h = plot_h * bucket.count / maximum
+        if bucket.count:
+            h = max(h, 3.0)  # one sample beside a hundred still shows
         x = left + slot * i + (slot - bar) / 2
         y = top + plot_h - h
         parts.append(
@@ -214,23 +314,17 @@ def render_html(report: SlaReport) -> str:
     q = report.query
     start, end = q.from_.astimezone(UTC), q.to.astimezone(UTC)
     title = f"SLA report {start:%Y-%m-%d %H:%M} – {end:%Y-%m-%d %H:%M} UTC"
+    grouping = "rank, then policy" if q.group_by == "severity" else q.group_by
     subtitle = (
-        f"Tickets started in [{q.from_.isoformat()}, {q.to.isoformat()}), "
-        f"policy {q.policy or 'all'}, grouped by {q.group_by}. "
-        f"Generated {report.generated_at.isoformat(timespec='seconds')}."
+        f"Tickets started from {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC, "
+        f"policy {q.policy or 'all'}, grouped by {grouping}. "
+        f"Generated {report.generated_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC."
     )
-    charts = (
-        "".join(
-            f"<figure><figcaption>{escape(clock.replace('_', ' '))}</figcaption>"
-            f"{met_breached_chart(clock, by_sev, report.severity_labels)}</figure>"
-            for clock, by_sev in report.clocks_by_severity.items()
-        )
-        or '<p class="note">No clock was met or breached in this range.</p>'
-    )
+    charts = rate_chart(report.groups)
     head = "".join(
         f"<th>{escape(h)}</th>"
         for h in (
-            q.group_by,
+            "severity (rank · policy · name)" if q.group_by == "severity" else q.group_by,
             "tickets",
             "clocks",
             "met",
@@ -264,10 +358,15 @@ def render_html(report: SlaReport) -> str:
 <h1>{escape(title)}</h1>
 <p class="sub">{escape(subtitle)}</p>
 {_cards(report.totals)}
-<h2>By {escape(q.group_by)}</h2>
+<h2>Open and at risk ({sum(o.at_risk for o in report.open_clocks)} of \
+{len(report.open_clocks)} running clocks)</h2>
+{open_section(report.open_clocks)}
+<h2>By {escape(grouping)}</h2>
 <table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>
-<h2>Met vs breached, per clock</h2>
-<div class="charts">{charts}</div>
+<h2>Met vs breached, per row</h2>
+<div class="charts"><figure>{charts}</figure></div>
+<h2>Per clock</h2>
+{clock_table(report)}
 <h2>Time to first response</h2>
 <div class="charts"><figure>{distribution_chart(report)}</figure></div>
 {skipped}

@@ -28,6 +28,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.auth import CanRead
 from api.bounds import Instant
 from api.deps import CatalogDep
+from api.due import rank_of
 from api.errors import ApiError
 from api.report import GroupBy, ReportQuery, Skipped, SlaReport, build_report
 from api.report_html import CONTENT_SECURITY_POLICY, render_html
@@ -227,7 +228,13 @@ async def sla_report(params: ReportParams, source: ReportSource, catalog: Catalo
             f"from: more than {MAX_TICKETS} tickets in range; narrow from/to or pick a policy",
             field="from",
         ) from None
-    return build_report(views, query, generated_at=now, skipped=_sorted(skipped))
+    return build_report(
+        views,
+        query,
+        generated_at=now,
+        skipped=_sorted(skipped),
+        severity_info=lambda policy, severity: rank_of(catalog, policy, severity),
+    )
 
 
 def _sorted(skipped: Sequence[Skipped]) -> list[Skipped]:

@@ -106,7 +106,7 @@ def test_percentile_interpolates_between_closest_ranks() -> None:
 
 def test_what_was_our_sev1_first_response_rate_last_week() -> None:
     result = report()
-    [sev1] = [g for g in result.groups if g.key == "sev1"]
+    [sev1] = [g for g in result.groups if g.key == "acme/sev1"]
     first = sev1.by_clock["first_response"]
     assert (first.met, first.breached) == (3, 1)
     assert first.breach_rate == 0.25  # so 75% of Sev1 tickets got their first response in time
@@ -116,7 +116,7 @@ def test_what_was_our_sev1_first_response_rate_last_week() -> None:
 
 def test_group_by_severity_counts_every_decided_cycle() -> None:
     result = report()
-    assert [g.key for g in result.groups] == ["sev1", "sev3"]
+    assert [g.key for g in result.groups] == ["acme/sev1", "acme/sev3"]
     sev1, sev3 = result.groups
     assert (sev1.tickets, sev1.clocks, sev1.met, sev1.breached) == (4, 8, 4, 2)
     assert (sev1.open, sev1.stopped) == (1, 1)
@@ -162,8 +162,8 @@ def test_matrix_and_distribution_feed_the_charts() -> None:
     result = report(LAST_WEEK.model_copy(update={"group_by": "tier"}))
     first = result.clocks_by_severity["first_response"]
     assert {sev: (c.met, c.breached) for sev, c in first.items()} == {
-        "sev1": (3, 1),
-        "sev3": (2, 0),
+        "acme/sev1": (3, 1),
+        "acme/sev3": (2, 0),
     }
     buckets = {b.label: b.count for b in result.first_response_distribution}
     assert buckets["≤5m"] == 1  # 5 (inclusive)
@@ -195,21 +195,25 @@ def test_severity_change_is_judged_per_cycle() -> None:
     # Raised as Sev3, answered late, then upgraded: the breach belongs to Sev3.
     upgraded = ticket("D-1", "sev1", cycle(FR, S.breached, 600, severity="sev3"))
     result = report(views=[upgraded])
-    assert [(g.key, g.breached, g.label) for g in result.groups] == [("sev3", 1, "sev3")]
+    assert [(g.key, g.breached, g.label) for g in result.groups] == [
+        ("acme/sev3", 1, "acme · sev3")
+    ]
 
 
 def test_text_rendering() -> None:
     text = render_text(build_report(TICKETS, LAST_WEEK, generated_at=AT, skipped=[]))
     lines = text.splitlines()
-    assert lines[0].startswith("SLA report: tickets started 2026-11-09T00:00:00+00:00")
-    [sev1] = [line for line in lines if line.startswith("Sev1 ")]
-    assert re.search(r"\b4\s+8\s+4\s+2\s+1\s+33\.3%\s+25m\s+1h19m$", sev1), sev1
+    assert lines[0].startswith("SLA report: tickets started 2026-11-09 00:00 .. 2026-11-16 00:00")
+    [sev1] = [line for line in lines if line.startswith("acme · sev1 ")]
+    assert re.search(r"\b4\s+8\s+4\s+2\s+1\s+33\.3%\s+25m\s+1h 19m$", sev1), sev1
     [total] = [line for line in lines if line.startswith("All tickets")]
     assert "25.0%" in total
 
 
 def test_html_page_is_self_contained_and_escaped() -> None:
-    hostile = ticket("E-1", "sev1", cycle(FR, S.met, 3), label="<script>alert(1)</script>")
+    hostile = ticket("E-1", "sev1", cycle(FR, S.met, 3)).model_copy(
+        update={"policy": "<script>alert(1)</script>"}
+    )
     skipped = [Skipped(key="E-2", reason="QueryFailed: <b>")]
     page = render_html(
         build_report([hostile, *TICKETS], LAST_WEEK, generated_at=AT, skipped=skipped)
@@ -217,10 +221,9 @@ def test_html_page_is_self_contained_and_escaped() -> None:
     assert page.startswith("<!DOCTYPE html>")
     assert "<script" not in page and "&lt;script&gt;" in page
     assert "&lt;b&gt;" in page
-    # one chart per clock, plus the distribution
-    assert page.count("<svg") == 3
-    assert "first response: met vs breached by severity" in page
-    assert "next update: met vs breached by severity" in page
+    # the rate chart (one bar per table row), plus the distribution
+    assert page.count("<svg") == 2
+    assert "Breach rate per row of the table" in page
     # no external assets: no URL other than the SVG namespace
     urls = set(re.findall(r"(?:https?:)?//[^\s\"'<>)]+", page))
     assert urls == {"http://www.w3.org/2000/svg"}
