@@ -22,7 +22,7 @@ import httpx
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities import jira, mail, metrics, routing, slack, zendesk
+from activities import console, jira, mail, metrics, routing, slack, zendesk
 from activities.webhook import encode_body, verify_signature, webhook_headers, webhook_payload
 from plumbing.settings import Settings
 from workflows.messages import DeliveryRequest, DeliveryResult, NotificationRequest
@@ -142,6 +142,9 @@ class Notifier:
                 result = await self._post(destination, url, body, headers, method=method)
             assert result is not None
             return result
+        if destination == routing.CONSOLE and settings.notify_console:
+            console.print_line(note)
+            return DeliveryResult(destination=destination, outcome="delivered", detail="printed")
         if recipients := routing.email_recipients(settings, destination):
             msg = mail.build_message(note, destination, settings.email_from, recipients)
             return await asyncio.to_thread(self._send_mail, destination, msg, recipients)

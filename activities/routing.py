@@ -7,7 +7,7 @@ in docs/notifications.md; keep the two in step.
 
 from __future__ import annotations
 
-from activities import jira, zendesk
+from activities import console, jira, zendesk
 from plumbing.settings import Settings
 from workflows.messages import NotificationRequest
 
@@ -19,6 +19,7 @@ EMAIL_ESCALATION = "email:escalation"
 EMAIL_ONCALL = "email:oncall"
 ZENDESK = "zendesk"  # write-back: internal note + tag on the ZD-<id> ticket (warning, breach)
 JIRA = "jira"  # write-back: internal JSM comment + label on the issue (warning, breach)
+CONSOLE = "console"  # one line on the worker's output (warning, breach, reminder, auto-close)
 DESTINATIONS = (
     WEBHOOK,
     SLACK,
@@ -28,6 +29,7 @@ DESTINATIONS = (
     EMAIL_ONCALL,
     ZENDESK,
     JIRA,
+    CONSOLE,
 )
 
 EVENTS = ("warning", "breach", "met", "reminder", "auto_close", "escalation", "page")
@@ -81,4 +83,6 @@ def destinations_for(settings: Settings, req: NotificationRequest) -> list[str]:
         names.append(ZENDESK)
     if jira.applies(settings, req):
         names.append(JIRA)
+    if settings.notify_console and req.event in console.EVENTS:
+        names.append(CONSOLE)
     return list(dict.fromkeys(names))

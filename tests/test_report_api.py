@@ -163,8 +163,12 @@ async def test_report_counts_met_and_breached_tickets(
     text = tmp_path / "sla.txt"
     args = ["report", "--from", since, "--policy", POLICY, "--output", str(text)]
     assert await asyncio.to_thread(main, args) == 0
-    [row] = [line for line in text.read_text().splitlines() if line.startswith("Sev1 ")]
-    assert row.split()[1:6] == ["2", "2", "1", "1", "0"]  # tickets clocks met breached open
+    [row] = [
+        line
+        for line in text.read_text().splitlines()
+        if line.startswith(f"Rank 1 · {POLICY} · Sev1 ")
+    ]
+    assert row.split()[6:11] == ["2", "2", "1", "1", "0"]  # tickets clocks met breached open
 
     # ... and its errors, each naming what to fix
     capsys.readouterr()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -95,8 +96,46 @@ class Demo:
         opened = 0
         for policy in reply.json():
             opened += self.open_for(policy)
-        print(f"\n{opened} demo ticket(s) open. List them: GET /v1/tickets")
+        opened += self.open_states()
+        print(f"\n{opened} demo ticket(s) open. What breaches next: ticketclock tickets due,")
+        print("or the board: /board on the API (sign in with the dev token)")
         return 0 if opened else 1
+
+    # Confluence Health Check Sev1: 24 h first response, 24x7, a warning at 75% (18 h). Opened
+    # back in time, so the board, the report and the UI show every state at once.
+    STATES = (
+        ("breached", timedelta(hours=25), "first response breached an hour ago"),
+        ("warned", timedelta(hours=18, minutes=5), "warned at 75%, 5h 55m left"),
+        ("near-warning", timedelta(hours=17, minutes=50), "its 75% warning in 10 minutes"),
+        ("near-breach", timedelta(hours=23, minutes=45), "breaches in 15 minutes"),
+    )
+
+    def open_states(self) -> int:
+        print("\nconfluence-health-check: tickets in every state (opened back in time)")
+        opened = 0
+        now = datetime.now(UTC)
+        for name, ago, what in self.STATES:
+            key = f"{self.prefix}-{name}"
+            body = {
+                "key": key,
+                "policy": "confluence-health-check",
+                "tier": "standard",
+                "severity": "sev1",
+                "customer": _CUSTOMERS[0],
+                "channel": "portal",
+                "subject": f"Demo: {what}",
+                "opened_at": (now - ago).isoformat(),
+            }
+            created = self._call("POST", "/v1/tickets", json=body)
+            if created.status_code in (200, 201):
+                opened += 1
+                print(f"  {key:<34} {what:<40} {_next_due(created.json())}")
+            elif created.status_code == 409:  # opened by an earlier run, at another instant
+                opened += 1
+                print(f"  {key:<34} exists (opened by an earlier run)")
+            else:
+                print(f"  refused {key}: {created.status_code} {error_text(created)}")
+        return opened
 
     def open_for(self, policy: dict[str, Any]) -> int:
         pid = policy["id"]

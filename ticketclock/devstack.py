@@ -136,8 +136,15 @@ class DevStack:
         if not self.wait_for(self._temporal_ready, TEMPORAL_READY_TIMEOUT_S, "Temporal dev server"):
             return self.finish()
         self.ensure_search_attributes()
-        self.start(self._python_child("worker", {}))
-        self.start(self._python_child("api", {"TICKETCLOCK_DEV_TOKEN": self.token}))
+        # The console destination is on unless turned off: a breach in the dev stack is printed.
+        console = os.environ.get("TICKETCLOCK_NOTIFY_CONSOLE", "true")
+        self.start(self._python_child("worker", {"TICKETCLOCK_NOTIFY_CONSOLE": console}))
+        ui_url = os.environ.get("TICKETCLOCK_TEMPORAL_UI_URL", self.ui_url)
+        self.start(
+            self._python_child(
+                "api", {"TICKETCLOCK_DEV_TOKEN": self.token, "TICKETCLOCK_TEMPORAL_UI_URL": ui_url}
+            )
+        )
         self._write_token()
         if not self.wait_for(self._api_ready, API_READY_TIMEOUT_S, f"API at {self.api_url}"):
             return self.finish()
@@ -442,6 +449,7 @@ class DevStack:
             f"  {self.db}",
             "",
             f"  API            {self.api_url}",
+            f"  Board          {self.api_url}/board (sign in with the dev token below)",
             f"  OpenAPI docs   {self.api_url}/docs",
             f"  Temporal UI    {self.ui_url}",
             f"  Temporal gRPC  {self.temporal_address} (namespace {namespace}, queue {queue})",
