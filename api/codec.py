@@ -11,7 +11,9 @@ own `TICKETCLOCK_CODEC_KEYS`; the API port needs nothing new.
 Who may call it: decoding reveals ticket data, so a caller on the loopback interface (the dev UI in
 the operator's browser, the CLI on the same machine) needs no token, when it sends no `Origin`
 (the CLI) or the dev UI's own origin (`http://127.0.0.1:<TICKETCLOCK_UI_PORT>` or localhost);
-any other caller needs a bearer token with `tickets:read` (the CLI's `--codec-auth "Bearer ..."`).
+any other caller needs a bearer token with `tickets:read` (the CLI's `--codec-auth "Bearer ..."`)
+or, with no `Authorization` header, the board's session cookie (`/signin`; read scope): a UI
+started with `TEMPORAL_CODEC_INCLUDE_CREDENTIALS=true` on the same site sends it.
 Answers carry the CORS headers the UI needs (it calls from its own origin, with `X-Namespace` and
 possibly credentials); preflight `OPTIONS` is answered without a token.
 
@@ -29,7 +31,7 @@ from fastapi import APIRouter, Request, Response
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payloads
 
-from api.auth import find_token
+from api.auth import SESSION_COOKIE, find_token, session_token
 from api.errors import ApiError
 from plumbing.codec import CodecError, EncryptionCodec, is_encrypted
 from plumbing.temporal_client import codec as make_codec
@@ -82,16 +84,20 @@ def _authorize(request: Request) -> None:
     client = request.client.host if request.client else None
     if _loopback(client) and _dev_ui_origin(request):
         return
+    tokens = request.app.state.settings.api_tokens
     header = request.headers.get("authorization", "")
+    if not header and session_token(request.cookies.get(SESSION_COOKIE), tokens) is not None:
+        return  # the board's session cookie: read scope, as a bearer token with tickets:read
     scheme, _, presented = header.partition(" ")
     if scheme.lower() != "bearer" or not presented.strip():
         raise ApiError(
             401,
             "Unauthorized",
-            "the codec server needs a bearer token with tickets:read from this address",
+            "the codec server needs a bearer token with tickets:read (or the board's session"
+            " cookie, from /signin) from this address",
             headers={"WWW-Authenticate": "Bearer", **_cors(request)},
         )
-    token = find_token(presented.strip(), request.app.state.settings.api_tokens)
+    token = find_token(presented.strip(), tokens)
     if token is None:
         log.info("codec server: rejected an unknown bearer token")
         raise ApiError(401, "Unauthorized", "invalid bearer token", headers=_cors(request))

@@ -22,6 +22,7 @@ from temporalio.api.common.v1 import Payload
 from temporalio.runtime import MetricBuffer, Runtime, TelemetryConfig
 
 from api.app import create_app
+from api.auth import SESSION_COOKIE, issue_session
 from plumbing.codec import (
     ENCODING,
     FAILURES,
@@ -297,6 +298,59 @@ async def test_a_remote_caller_needs_a_token_with_tickets_read() -> None:
             assert "hunter2" not in answer.text or answer.status_code == 200
         assert statuses == [401, 401, 403, 200]
         assert _read(answer) == [plain(SECRET)]
+
+
+async def test_a_remote_browser_signed_in_to_the_board_decodes_with_its_session_cookie() -> None:
+    """Issue 18: 'elsewhere it needs a token or the board's session cookie'. The cookie from
+    /signin (read scope) opens /codec/decode from a non-loopback caller with no bearer header;
+    a tampered, foreign or absent cookie is 401 and reveals nothing (fails on the code before:
+    the cookie was ignored, 401)."""
+    address = _non_loopback_address()
+    if address is None:
+        pytest.skip("this machine has no non-loopback IPv4 address to call from")
+    s = dataclasses.replace(
+        api_settings("codec-cookie"),
+        api_host="0.0.0.0",  # noqa: S104
+        codec_keys=(("a", KEY_A),),
+    )
+    served = Served(create_app(s))
+    served.server.config.host = "0.0.0.0"  # noqa: S104
+    sealed = EncryptionCodec([("a", KEY_A)]).encrypt(plain(SECRET))
+    origin = {"Origin": f"http://{address}:8233"}  # a Temporal UI on another port of this host
+    async with served, httpx.AsyncClient(base_url=f"http://{address}:{served.port}") as http:
+        signed_in = await http.post("/signin", data={"token": READER, "next": "/board"})
+        assert signed_in.status_code == 303, signed_in.text
+        cookie = signed_in.cookies[SESSION_COOKIE]
+        http.cookies.clear()
+
+        async def decode(value: str | None) -> httpx.Response:
+            headers = {**origin, "Cookie": f"{SESSION_COOKIE}={value}"} if value else origin
+            return await http.post("/codec/decode", json=_body(sealed), headers=headers)
+
+        answer = await decode(cookie)
+        assert answer.status_code == 200, answer.text
+        assert _read(answer) == [plain(SECRET)]
+        assert answer.headers["access-control-allow-credentials"] == "true"
+        assert answer.headers["access-control-allow-origin"] == origin["Origin"]
+
+        payload, mac = cookie.split(".")
+        flipped = mac[:-2] + ("A" if mac[-2] != "A" else "B") + mac[-1]
+        foreign = issue_session(ApiToken("e2e-reader", "another-secret-0123456789", frozenset()))
+        for bad in (None, f"{payload}.{flipped}", f"{payload}x.{mac}", foreign):
+            refused = await decode(bad)
+            assert refused.status_code == 401, (bad, refused.text)
+            assert "hunter2" not in refused.text
+        # A bearer header is judged on its own: a wrong token beside a good cookie is refused.
+        wrong = await http.post(
+            "/codec/decode",
+            json=_body(sealed),
+            headers={
+                **origin,
+                "Cookie": f"{SESSION_COOKIE}={cookie}",
+                "Authorization": "Bearer wrong-token-0123456789",
+            },
+        )
+        assert wrong.status_code == 401
 
 
 async def test_without_keys_encrypted_payloads_are_refused_plain_ones_echoed() -> None:
