@@ -3,12 +3,17 @@ server, a worker and an API of its own) and must end in PASS. The full versions:
 
 from __future__ import annotations
 
+import base64
 import importlib.util
+import os
+import re
+import shutil
 from pathlib import Path
 
 import pytest
 
 from drills import failover, fuzz_api, replay, server_restart, worker_kill
+from plumbing.codec import ENCODING
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -24,6 +29,32 @@ def test_worker_kill_every_notification_once(capsys: pytest.CaptureFixture[str])
     code = worker_kill.main([*argv, "--seed", "7"])
     line = _summary(capsys.readouterr().out, "worker_kill")
     assert code == 0 and line.endswith(" PASS"), line
+
+
+def test_worker_kill_with_encryption_on(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same drill with TICKETCLOCK_CODEC_KEYS set (issue 18: the drills run with encryption
+    on as well as off): the API, the worker and the drill's client all get the key
+    (harness/stack.py), every key still arrives once, and the kept SQLite file holds sealed
+    payloads under that key id and not the drill's plaintext."""
+    key = base64.b64encode(os.urandom(32)).decode()
+    monkeypatch.setenv("TICKETCLOCK_CODEC_KEYS", f"drill-key-1:{key}")
+    argv = ["--tickets", "6", "--kills", "1", "--target", "6", "--window", "2", "--settle", "0"]
+    code = worker_kill.main([*argv, "--seed", "11", "--keep"])
+    out = capsys.readouterr().out
+    line = _summary(out, "worker_kill")
+    kept = re.search(r"kept (\S+)", out)
+    assert kept, out[-3000:]
+    workdir = Path(kept[1])
+    try:
+        stored = b"".join(p.read_bytes() for p in workdir.glob("temporal.sqlite*"))
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    assert code == 0 and line.endswith(" PASS"), line
+    assert ENCODING in stored and b"drill-key-1" in stored
+    # A field name of every ticket's input (TicketInput), written only inside payloads:
+    assert b'"continue_as_new_after_events"' not in stored
 
 
 def test_failover_a_second_worker_keeps_breaches_on_time(
