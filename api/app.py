@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from fastapi import FastAPI
 from temporalio.client import Client
 
-from api import board, codec, integrations, policies, reports, tickets
+from api import board, codec, integrations, metrics, policies, reports, tickets
 from api.deps import Gateway
 from api.errors import install_error_handlers
 from api.guard import MAX_BODY_BYTES, RequestGuard, install_access_log_filter, rate_limiter
@@ -76,6 +76,7 @@ def create_app(
     app.include_router(reports.router)
     app.include_router(integrations.build_router(settings, app.state.catalog))
     app.include_router(codec.router)  # /codec: the Temporal UI's codec server
+    app.include_router(metrics.router)  # /metrics: Prometheus text (loopback or tickets:read)
     app.include_router(board.router)  # /board, /signin, /signout, /docs (browser pages)
     board.mount_assets(app)
     instrument_api(app)

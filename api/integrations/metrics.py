@@ -1,9 +1,9 @@
 """Counters of the inbound integration routes (the worker counts write-backs: activities/metrics).
 
 Recorded on OpenTelemetry's meter `ticketclock.integrations` (exported wherever the process's
-MeterProvider sends metrics; a no-op without one) and kept in-process in `COUNTS`, which the tests
-and a debugger read. Labels are closed sets: the helpdesk and a reason or refusal type, never a
-ticket key.
+MeterProvider sends metrics; a no-op without one) and kept in-process in `COUNTS`, which the API's
+`GET /metrics` renders in Prometheus' text format (`render`, api/metrics.py). Labels are closed
+sets: the helpdesk and a reason or refusal type, never a ticket key.
 """
 
 from __future__ import annotations
@@ -36,6 +36,34 @@ def count(name: str, helpdesk: str, reason: str = "") -> None:
         COUNTS[(name, helpdesk, reason)] += 1
     labels = {"helpdesk": helpdesk} | ({"reason": reason} if reason else {})
     _counters[name].add(1, labels)
+
+
+HELPDESKS = ("zendesk", "jira")
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def render() -> str:
+    """The counters in Prometheus' text exposition format (0.0.4), named as the worker's
+    metrics are (no `_total` suffix). Events received start at 0 for both helpdesks, so a rate
+    is defined before the first event."""
+    with _lock:
+        counts = dict(COUNTS)
+    for helpdesk in HELPDESKS:
+        counts.setdefault((RECEIVED, helpdesk, ""), 0)
+    lines: list[str] = []
+    for name, description in DESCRIPTIONS.items():
+        lines += [f"# HELP {name} {description}", f"# TYPE {name} counter"]
+        for (metric, helpdesk, reason), n in sorted(counts.items()):
+            if metric != name:
+                continue
+            labels = f'helpdesk="{_escape(helpdesk)}"'
+            if reason:
+                labels += f',reason="{_escape(reason)}"'
+            lines.append(f"{name}{{{labels}}} {n}")
+    return "\n".join(lines) + "\n"
 
 
 def total(name: str, helpdesk: str) -> int:
