@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
+from api.codec import router
 from plumbing.settings import ENV_NAMES
 from workflows.contract import SEARCH_ATTRIBUTES, search_attribute_cli_flags
 
@@ -116,3 +117,78 @@ def test_images() -> None:
     for name in OURS:
         assert SERVICES[name].get("build") == "."
     assert (ROOT / "Dockerfile").is_file()
+
+
+def interpolate(value: str, env: dict[str, str]) -> str:
+    """Compose's interpolation of one value: `${VAR}`, `${VAR:-default}`, `${VAR:+replacement}`
+    (nested), `$$` (the compose-spec interpolation chapter; no engine needed)."""
+    out, i = "", 0
+    while i < len(value):
+        if value.startswith("$$", i):
+            out, i = out + "$", i + 2
+        elif value.startswith("${", i):
+            depth, j = 1, i + 2
+            while depth:
+                depth += {"{": 1, "}": -1}.get(value[j], 0)
+                j += 1
+            body = value[i + 2 : j - 1]
+            name = re.match(r"[A-Za-z_][A-Za-z0-9_]*", body)
+            assert name, body
+            rest, current = body[name.end() :], env.get(name[0], "")
+            if rest.startswith(":-"):
+                out += current or interpolate(rest[2:], env)
+            elif rest.startswith(":+"):
+                out += interpolate(rest[2:], env) if current else ""
+            else:
+                assert not rest, f"operator not modelled: {body}"
+                out += current
+            i = j
+        else:
+            out, i = out + value[i], i + 1
+    return out
+
+
+def test_interpolation_model() -> None:
+    assert interpolate("${A:-x}-${B:+y${A:-z}}$$", {"B": "1"}) == "x-yz$"
+
+
+INBOUND = (  # the API's helpdesk webhook routes (api/integrations)
+    "TICKETCLOCK_ZENDESK_WEBHOOK_SECRET",
+    "TICKETCLOCK_ZENDESK_MAPPING",
+    "TICKETCLOCK_JIRA_WEBHOOK_SECRET",
+    "TICKETCLOCK_JIRA_MAPPING",
+)
+WRITE_BACK = (  # the worker's zendesk and jira destinations (activities/routing.py)
+    "TICKETCLOCK_ZENDESK_URL",
+    "TICKETCLOCK_ZENDESK_EMAIL",
+    "TICKETCLOCK_ZENDESK_API_TOKEN",
+    "TICKETCLOCK_JIRA_URL",
+    "TICKETCLOCK_JIRA_EMAIL",
+    "TICKETCLOCK_JIRA_API_TOKEN",
+    "TICKETCLOCK_JIRA_PROJECTS",
+)
+
+
+@pytest.mark.parametrize(("service", "names"), [("api", INBOUND), ("worker", WRITE_BACK)])
+def test_integration_settings_reach_the_service_that_uses_them(
+    service: str, names: tuple[str, ...]
+) -> None:
+    env = env_of(SERVICES[service])
+    for name in names:
+        assert name in env, f"{service} lacks {name}"
+        assert interpolate(env[name], {name: "from-the-shell"}) == "from-the-shell", name
+        assert interpolate(env[name], {}) == "", name  # unset: the integration stays off
+
+
+def test_the_ui_decodes_through_the_api_s_codec_server_only_with_keys() -> None:
+    env = env_of(SERVICES["temporal-ui"])
+    endpoint = env["TEMPORAL_CODEC_ENDPOINT"]
+    keys = {"TICKETCLOCK_CODEC_KEYS": "k1:" + "A" * 43 + "="}
+    assert interpolate(endpoint, {}) == ""  # no keys: the UI has no codec
+    assert interpolate(endpoint, keys) == f"http://localhost:8000{router.prefix}"
+    moved = interpolate(endpoint, {**keys, "TICKETCLOCK_API_PORT": "9000"})
+    assert moved == f"http://localhost:9000{router.prefix}"
+    api_ports = SERVICES["api"]["ports"]
+    assert interpolate(api_ports[0], keys).startswith("8000:")  # the port the URL names
+    # The browser sends the board's session cookie (the API sees it as a remote caller).
+    assert env["TEMPORAL_CODEC_INCLUDE_CREDENTIALS"] == "true"
