@@ -31,9 +31,9 @@ from temporalio.testing import WorkflowEnvironment
 from api.app import create_app
 from api.bounds import api_ticket_key
 from api.guard import MAX_BODY_BYTES, RateLimiter
-from plumbing.redact import redact_query
 from api.report import Skipped
 from plumbing.processes import free_port
+from plumbing.redact import redact_query
 from plumbing.settings import Settings
 from tests.support import unique
 from tests.support.api import ALL as E2E_TOKEN
