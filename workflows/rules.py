@@ -445,7 +445,10 @@ def waiting_pauses_cadence(s: TicketState) -> bool:
 
 def first_response_owed(s: TicketState) -> bool:
     """A new or reopened ticket nobody has answered yet (intake complete, not closed)."""
-    return s.first_response_at is None and s.status == TicketStatus.awaiting_first_response
+    return s.first_response_at is None and s.status not in (
+        TicketStatus.closed,
+        TicketStatus.intake_incomplete,
+    )
 
 
 def cadence_owed(s: TicketState) -> bool:
@@ -795,7 +798,12 @@ def apply_reopen(x: Ctx, a: Reopen) -> None:
     s.cadence_on = False
     x.stop(Clock.escalation_window, "reopened")
     restarts = s.sla.lifecycle.reopen_restarts
-    if restarts == Clock.first_response:
+    if s.first_response_at is None:
+        # Never answered (closed unanswered): the first response is still owed, whatever the
+        # policy says a reopen restarts.
+        s.status = TicketStatus.awaiting_first_response
+        x.start(Clock.first_response, x.now)
+    elif restarts == Clock.first_response:
         s.first_response_at = None
         s.status = TicketStatus.awaiting_first_response
         x.start(Clock.first_response, x.now)
