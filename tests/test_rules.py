@@ -627,11 +627,11 @@ class TicketMachine(RuleBasedStateMachine):
             assert _dump(self.shell.replay()) == _dump(self.shell.state), "not deterministic"
 
 
-# A few thousand steps by default (300 tickets x up to 25 steps); `--hypothesis-profile long`
+# A few thousand steps by default (1000 tickets x up to 25 steps); `--hypothesis-profile long`
 # runs 3000 tickets of up to 40 steps.
 _LONG = settings.default.max_examples > 1000
 TicketMachine.TestCase.settings = settings(
-    max_examples=settings.default.max_examples if _LONG else 300,
+    max_examples=settings.default.max_examples if _LONG else 1000,
     stateful_step_count=40 if _LONG else 25,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
