@@ -358,11 +358,16 @@ def test_failover_seconds_refused_naming_the_variable(raw: str) -> None:
 async def test_the_worker_takes_its_failover_timeouts_from_settings(
     dev_env: WorkflowEnvironment,
 ) -> None:
-    env = {"TICKETCLOCK_WORKER_STICKY_TIMEOUT_S": "1.5", "TICKETCLOCK_WORKER_SHUTDOWN_GRACE_S": "4"}
+    env = {
+        "TICKETCLOCK_WORKER_STICKY_TIMEOUT_S": "1.5",
+        "TICKETCLOCK_WORKER_SHUTDOWN_GRACE_S": "4",
+        "TICKETCLOCK_TASK_QUEUE": "failover-settings",  # not the session's other workers' queue
+    }
     settings = load_settings(env)
     notifier = Notifier(settings)
     try:
-        config = build_worker(dev_env.client, settings, notifier=notifier).config()
+        async with build_worker(dev_env.client, settings, notifier=notifier) as worker:
+            config = worker.config()
     finally:
         await notifier.aclose()
     assert config["sticky_queue_schedule_to_start_timeout"] == timedelta(seconds=1.5)

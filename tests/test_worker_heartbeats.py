@@ -75,7 +75,8 @@ async def test_the_ticketclock_worker_heartbeats(dev_env: WorkflowEnvironment) -
     settings = Settings(task_queue=f"heartbeats-{uuid.uuid4().hex[:8]}")
     notifier = Notifier(settings)
     try:
-        config = build_worker(dev_env.client, settings, notifier=notifier).config()
+        async with build_worker(dev_env.client, settings, notifier=notifier) as worker:
+            config = worker.config()
     finally:
         await notifier.aclose()
     assert any(isinstance(i, ActivityHeartbeats) for i in config["interceptors"])
