@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
 
+from api import migration, whatif
 from api.auth import CanRead
 from api.bounds import check_opened_at
 from api.deps import CatalogDep
@@ -123,3 +124,9 @@ async def preview(
         intake_required=list(sla.intake_required),
         clocks=clocks,
     )
+
+
+# POST /v1/policies/whatif (api/whatif.py): a candidate replayed over a period's tickets.
+router.include_router(whatif.router)
+# POST /v1/policies/{policy_id}/migration-plan (api/migration.py).
+router.include_router(migration.policies_router)

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request, Response
 
+from api import migration
 from api.auth import CanAct, CanCreate, CanRead
 from api.bounds import check_action_body, check_opened_at
 from api.cursor import decode_cursor, encode_cursor
@@ -211,3 +212,6 @@ for _route in ACTIONS:
             **_AUTH_ERRORS,
         },
     )
+
+# POST /v1/tickets/{key}/migrate (api/migration.py): an operator action with a route of its own.
+router.include_router(migration.tickets_router)

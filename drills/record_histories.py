@@ -34,6 +34,7 @@ from workflows.messages import (
     CustomerReply,
     EngineeringAck,
     Escalate,
+    Migrate,
     Mitigate,
     OpenReview,
     RequestCustomerInfo,
@@ -210,6 +211,29 @@ async def opened_over_http(stack: Stack, key: str, target: float) -> list[Handle
     return [handle]
 
 
+async def migrate(stack: Stack, key: str, target: float) -> list[Handle]:
+    """Issue 17: the `migrate` Update moves the ticket to another version (here the same
+    catalogue terms under a new version string) from now: the running first response restarts,
+    the ledger records old and new deadlines, and the restarted clock then breaches."""
+    sla = stack.resolve("sev1")
+    handle = await stack.open_ticket(key, sla)
+    await _settle(handle)
+    new = sla.model_copy(update={"policy_version": f"{sla.policy_version}+migrated"})
+    await handle.execute_update(
+        TicketWorkflow.migrate,
+        Migrate(
+            actor="ops:lee",
+            to_version=new.policy_version,
+            reason="new contract",
+            mode="from_now",
+            sla=new,
+        ),
+    )
+    await _wait_for(stack, key, "first_response:1:breach")
+    await _settle(handle)
+    return [handle]
+
+
 SCENARIOS: dict[str, Scenario] = {
     "opened-over-http": opened_over_http,
     "first-response-breach": first_response_breach,
@@ -219,6 +243,7 @@ SCENARIOS: dict[str, Scenario] = {
     "severity-change": severity_change,
     "signals": signals,
     "continue-as-new": continue_as_new,
+    "migrate": migrate,
 }
 
 

@@ -372,3 +372,27 @@ def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
         else:
             out[key] = value
     return out
+
+
+def parse_candidate(text_or_data: str | dict[str, Any], name: str = "candidate") -> Policy:
+    """A policy given as TOML text or a JSON object, validated like a catalogue file (standalone:
+    no override or extends). Raises `PolicyError` naming the first bad field (and how many more)."""
+    if isinstance(text_or_data, str):
+        try:
+            data: dict[str, Any] = tomllib.loads(text_or_data)
+        except tomllib.TOMLDecodeError as exc:
+            raise PolicyError(name, f"not valid TOML: {exc}") from None
+    else:
+        data = dict(text_or_data)
+    loader = _Loader()
+    for key in _MERGE_KEYS:
+        if key in data:
+            loader.error(
+                name, key, "a candidate is a whole policy (no override, extends, new_version)"
+            )
+    policy = loader.validate(name, data) if not loader.errors else None
+    if loader.errors or policy is None:
+        first = loader.errors[0]
+        more = f" (and {len(loader.errors) - 1} more)" if len(loader.errors) > 1 else ""
+        raise PolicyError(first.field, first.message + more)
+    return policy

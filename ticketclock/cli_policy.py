@@ -61,6 +61,10 @@ def register(subparsers: Any) -> None:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_guarded(cmd_due))
 
+    from ticketclock import cli_policy_ops  # whatif, migrate: through the API
+
+    cli_policy_ops.register(sub)
+
 
 def _guarded(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
     """Policy errors become `error: <field>: <message>` and exit status 2, never a traceback."""

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from workflows import rules
+from workflows import migration, rules
 from workflows.messages import (
     Acknowledge,
     Action,
@@ -28,6 +28,7 @@ from workflows.messages import (
     CustomerReply,
     EngineeringAck,
     Escalate,
+    Migrate,
     Mitigate,
     OpenReview,
     Reopen,
@@ -215,6 +216,26 @@ ACTIONS: tuple[ActionRoute, ...] = (
 )
 
 
+# Operator actions: an Update through the same rules core, but with a route of their own (the API
+# resolves what the body cannot carry: `migrate`'s new snapshot), no Signal, no `tickets act`.
+MIGRATE = ActionRoute(
+    "migrate",
+    "migrate",  # type: ignore[arg-type]  # not an agent action (ActionName)
+    Migrate,
+    "Move the ticket to another version of its policy (recomputes every running clock)",
+    {
+        "actor": "ops:lee",
+        "to_version": "contract-2027",
+        "reason": "New contract signed.",
+        "mode": "from_now",
+    },
+    migration.check_migrate,
+    migration.apply_migrate,
+)
+OPERATOR_ACTIONS: tuple[ActionRoute, ...] = (MIGRATE,)
+
 # The typed table: a payload's type names its rule.
-RULES: dict[type[Action], ActionRoute] = {route.model: route for route in ACTIONS}
+RULES: dict[type[Action], ActionRoute] = {
+    route.model: route for route in (*ACTIONS, *OPERATOR_ACTIONS)
+}
 BY_NAME: dict[str, ActionRoute] = {route.update: route for route in ACTIONS}

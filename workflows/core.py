@@ -24,9 +24,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from workflows import rules
+from policies.snapshot import Clock
+from workflows import migration, rules
 from workflows.actions import BY_NAME, RULES
-from workflows.messages import Action, TicketState
+from workflows.messages import Action, CycleStatus, TicketState
 
 Input = Action | rules.ClockInput
 
@@ -65,6 +66,7 @@ def decide(state: TicketState, action: Input, now: datetime, via: str = "update"
         route = RULES[type(action)]
         ctx = rules.Ctx(rules.copy_state(state), now)
         try:
+            _breach_overdue(ctx)
             route.apply(ctx, action)
             ctx.reconcile()
             ctx.event(route.update, action.actor, via, detail=detail(action))
@@ -87,6 +89,24 @@ def decide(state: TicketState, action: Input, now: datetime, via: str = "update"
     return Decision(ctx.s, (*ctx.effects, rules.Publish()))
 
 
+def _breach_overdue(ctx: rules.Ctx) -> None:
+    """Judged by instants: a running SLA cycle whose deadline passed before this action is
+    breached first, even if its timer has not fired yet (a busy worker fires it late); otherwise
+    an action that stops the clock (a severity change to one without the target, a close) would
+    erase the breach. The customer's silence and the escalation window expire by their timers."""
+    for c in list(ctx.s.cycles):
+        if (
+            c.status == CycleStatus.running
+            and c.clock in _BREACHABLE
+            and c.due_at is not None
+            and ctx.now > c.due_at
+        ):
+            ctx.breach(c)
+
+
+_BREACHABLE = rules.SLA_CLOCKS - {Clock.customer_silence, Clock.escalation_window}
+
+
 def _apply_clock_input(ctx: rules.Ctx, action: rules.ClockInput) -> None:
     match action:
         case rules.Open():
@@ -99,6 +119,9 @@ def _apply_clock_input(ctx: rules.Ctx, action: rules.ClockInput) -> None:
             rules.apply_due(ctx, action)
         case rules.DeadlineComputed():
             rules.apply_deadline(ctx, action)
+            cycle = ctx.find(action.clock, action.cycle)
+            if cycle is not None and cycle.migrated_from is not None:
+                migration.record_migrated(ctx, cycle)
         case rules.Measured():
             rules.apply_measured(ctx, action)
         case rules.Delivered():
@@ -144,7 +167,7 @@ def actor_of(data: Any) -> str | None:
 
 def detail(payload: Action) -> str | None:
     """A short ledger note: the action's fields except the actor, truncated."""
-    fields = payload.model_dump(exclude={"actor"}, exclude_none=True, mode="json")
+    fields = payload.model_dump(exclude={"actor", "sla"}, exclude_none=True, mode="json")
     if not fields:
         return None
     text = ", ".join(f"{k}={v}" for k, v in fields.items())

@@ -86,6 +86,21 @@ class Mitigate(Action):
     note: str | None = Field(None, max_length=2000)
 
 
+MigrateMode = Literal["from_now", "from_original_start"]
+
+
+class Migrate(Action):
+    """Move the ticket to another version of its policy (issue 17). The API resolves `sla` (the
+    workflow cannot read the catalogue) from the ticket's own resolution inputs at `to_version`.
+    `from_original_start`: every running clock keeps its start and pauses and is recomputed under
+    the new targets; `from_now`: every running clock counts afresh from the migration."""
+
+    to_version: str = Field(min_length=1, max_length=200)
+    reason: str = Field(min_length=1, max_length=2000)
+    mode: MigrateMode
+    sla: ResolvedSla
+
+
 class Resolve(Action):
     solution: str = Field(min_length=1, max_length=5000, description="The final solution.")
 
@@ -183,6 +198,8 @@ class ClockCycle(_Model):
     holidays_in_span: list[str] = Field(default_factory=list)
     explanation: str = ""
     notifications: list[Notification] = Field(default_factory=list)
+    # Set by a migration until the recomputed deadline lands (the ledger then records old -> new).
+    migrated_from: str | None = None
     # Bookkeeping: a change bumps `revision`; the clock's task recomputes the deadline to match.
     revision: int = 0
     computed_revision: int = -1

@@ -48,6 +48,7 @@ with workflow.unsafe.imports_passed_through():
         EngineeringAck,
         Escalate,
         Explanation,
+        Migrate,
         Mitigate,
         NotificationRequest,
         OpenReview,
@@ -569,4 +570,14 @@ class TicketWorkflow:
 
     @escalate.validator
     def _v_escalate(self, a: Escalate) -> None:
+        self._validate(a)
+
+    # Operator actions (workflows.actions.OPERATOR_ACTIONS): same rules core, own API route ....
+    @workflow.update
+    async def migrate(self, a: Migrate) -> TicketView:
+        """Move to another version of the policy (the API resolved `a.sla`); issue 17."""
+        return await self._act(a)
+
+    @migrate.validator
+    def _v_migrate(self, a: Migrate) -> None:
         self._validate(a)
