@@ -12,8 +12,6 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, Field, StringConstraints
 
-from workflows.contract import InvalidTicketKey, validate_ticket_key
-
 
 class OutOfBounds(ValueError):
     """An input outside its bound: `api.errors` answers 422 naming `field`."""
@@ -32,15 +30,6 @@ LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 INTAKE_MAX_FIELDS = 50
 INTAKE_NAME_MAX_CHARS = 64
 INTAKE_VALUE_MAX_BYTES = 4096  # UTF-8
-
-
-def api_ticket_key(key: str) -> str:
-    """`validate_ticket_key`, and not `.` nor `..`: path segments no HTTP client sends as they
-    are (`/v1/tickets/..` is `/v1`), so such a ticket could never be read or acted on."""
-    validate_ticket_key(key)
-    if key in (".", ".."):
-        raise InvalidTicketKey(f"key: {key!r} is not a ticket key (not . nor ..)")
-    return key
 
 
 def _utc(value: datetime) -> datetime | None:

@@ -6,10 +6,9 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Request
 
-from api.bounds import api_ticket_key
 from api.temporal_gateway import TicketGateway
 from policies.catalog import Catalog
-from workflows.contract import TICKET_KEY_JSON_SCHEMA
+from workflows.contract import TICKET_KEY_JSON_SCHEMA, validate_ticket_key
 
 
 def _gateway(request: Request) -> TicketGateway:
@@ -33,7 +32,7 @@ def _ticket_key(
         ),
     ],
 ) -> str:
-    return api_ticket_key(key)  # InvalidTicketKey -> 422 naming `key`
+    return validate_ticket_key(key)  # InvalidTicketKey -> 422 naming `key`
 
 
 Gateway = Annotated[TicketGateway, Depends(_gateway)]

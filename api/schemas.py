@@ -13,10 +13,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from api.bounds import Instant, Intake, api_ticket_key
+from api.bounds import Instant, Intake
 from policies.customer import Customer
 from policies.snapshot import Clock, WarningInstant
-from workflows.contract import TICKET_KEY_JSON_SCHEMA
+from workflows.contract import TICKET_KEY_JSON_SCHEMA, validate_ticket_key
 from workflows.messages import TicketStatus
 
 # Tier and severity filters are matched against search attributes: a narrow alphabet, no quotes.
@@ -98,7 +98,7 @@ class CreateTicket(TicketTerms):
     @field_validator("key")
     @classmethod
     def _key(cls, value: str) -> str:
-        return api_ticket_key(value)
+        return validate_ticket_key(value)
 
     def fingerprint(self) -> str:
         """Digest of what the caller asked for, for idempotent retries on the same key.

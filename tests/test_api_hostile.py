@@ -12,6 +12,7 @@ import asyncio
 import gc
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -29,7 +30,6 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
-from api.bounds import api_ticket_key
 from api.guard import MAX_BODY_BYTES, RateLimiter
 from api.report import Skipped
 from plumbing.processes import free_port
@@ -40,7 +40,7 @@ from tests.support.api import ALL as E2E_TOKEN
 from tests.support.api import Served, api_settings
 from tests.support.fakes import AUTH, BODY, CREATOR, READER, SETTINGS, FakeGateway
 from ticketclock.worker import build_worker
-from workflows.contract import InvalidTicketKey
+from workflows.contract import TICKET_KEY_JSON_SCHEMA, InvalidTicketKey, validate_ticket_key
 from workflows.messages import TicketView
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -235,9 +235,14 @@ async def test_datetime_query_parameters_out_of_range_are_422(
 @pytest.mark.parametrize("key", [".", ".."])
 async def test_dot_keys_are_refused(http: httpx.AsyncClient, key: str) -> None:
     error_of(await http.post("/v1/tickets", json={**BODY, "key": key}, headers=AUTH), 422, "key")
+    # The one key rule (workflows/keys.py) refuses them, so the CLI and a direct Temporal start
+    # cannot make such a ticket either; the OpenAPI pattern says the same to clients.
     with pytest.raises(InvalidTicketKey):
-        api_ticket_key(key)
-    assert api_ticket_key("...") == "..."  # only the two path segments are special
+        validate_ticket_key(key)
+    assert not re.search(str(TICKET_KEY_JSON_SCHEMA["pattern"]), key)
+    for fine in ("...", ".a", "a.", "ZD-1.2"):
+        assert validate_ticket_key(fine) == fine
+        assert re.search(str(TICKET_KEY_JSON_SCHEMA["pattern"]), fine)
 
 
 # -- the order of refusals -------------------------------------------------------------------

@@ -11,7 +11,9 @@ TASK_QUEUE = "ticketclock"
 WORKFLOW_ID_PREFIX = "ticket-"
 
 # Keys are opaque helpdesk identifiers; never customer names or emails (IDs are shown everywhere).
-TICKET_KEY_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+# Not `.` nor `..`: path segments no HTTP client sends as they are (`/v1/tickets/..` is `/v1`), so
+# such a ticket could never be read or acted on.
+TICKET_KEY_PATTERN = re.compile(r"(?!\.\.?$)[A-Za-z0-9._:-]{1,128}")
 # The same rule for OpenAPI (JSON Schema patterns are unanchored searches, hence ^...$).
 TICKET_KEY_JSON_SCHEMA: dict[str, str | int] = {
     "pattern": f"^{TICKET_KEY_PATTERN.pattern}$",
@@ -21,13 +23,14 @@ TICKET_KEY_JSON_SCHEMA: dict[str, str | int] = {
 
 
 class InvalidTicketKey(ValueError):
-    """A ticket key outside `[A-Za-z0-9._:-]{1,128}`."""
+    """A ticket key outside `[A-Za-z0-9._:-]{1,128}`, or `.` or `..`."""
 
 
 def validate_ticket_key(key: str) -> str:
     if not isinstance(key, str) or not TICKET_KEY_PATTERN.fullmatch(key):
         raise InvalidTicketKey(
-            f"key: {key!r} is not a ticket key (1-128 characters of A-Z a-z 0-9 . _ : -)"
+            f"key: {key!r} is not a ticket key (1-128 characters of A-Z a-z 0-9 . _ : -,"
+            " not . nor ..)"
         )
     return key
 
