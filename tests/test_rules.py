@@ -317,6 +317,24 @@ def test_details_are_a_real_markdown_table_with_user_text_escaped() -> None:
     assert r"email\|chat \<b\>" in text and r"\_kafka\_ \#1" in text
 
 
+def test_breached_clocks_stand_out_in_the_details() -> None:
+    shell = Shell(_sla(hours=None), T0, {})
+    shell.settle()
+    before = views.details_markdown(shell.state)
+    assert "BREACHED" not in before and "**breached**" not in before
+    while not views.breached_clocks(shell.state):
+        assert shell.fire()
+    text = views.details_markdown(shell.state)
+    lines = text.splitlines()
+    # A banner above the table names the breached clocks...
+    header = next(i for i, line in enumerate(lines) if line.startswith("| clock"))
+    assert any("**BREACHED: first_response**" in line for line in lines[:header])
+    # ...and the breached row's status cell is emphasised, still one cell of a real table.
+    [row] = [line for line in lines[header + 2 :] if line.startswith("| first_response ")]
+    cells = [c.strip() for c in _cells(row)]
+    assert len(cells) == 5 and cells[2].endswith("**breached**")
+
+
 # -- a worst-case ticket stays bounded (issue 12 item 2) ---------------------------------------
 # Input bounds enforced at the API: intake <= 50 fields x 4 KiB, actor <= 200, messages <= 2000.
 CARRIED_BOUND = 512 * 1024

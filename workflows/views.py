@@ -61,6 +61,10 @@ def details_markdown(s: TicketState) -> str:
         f"{md(terms.label)} · `{s.status.value}`"
     )
     lines = [head]
+    breached = breached_clocks(s)
+    if breached:
+        # Breaches stand out above the table: the first thing an operator opening the ticket sees.
+        lines.append(f"🔴 **BREACHED: {', '.join(breached)}**  ")
     facts = [
         ("subject", s.subject),
         ("channel", s.channel),
@@ -80,7 +84,10 @@ def details_markdown(s: TicketState) -> str:
     for c in latest.values():
         due = c.due_text or ("paused" if c.status == CycleStatus.paused else "—")
         # Clock and status names are ours (snake_case, shown as is); the rest is escaped.
-        cells = [c.clock.value, str(c.cycle), c.status.value, md(due), md(c.target_text)]
+        status = c.status.value
+        if c.status == CycleStatus.breached:
+            status = f"🔴 **{status}**"
+        cells = [c.clock.value, str(c.cycle), status, md(due), md(c.target_text)]
         lines.append("| " + " | ".join(cells) + " |")
     if s.sla.cap_reason:
         lines += ["", f"Severity capped: {md(s.sla.cap_reason)}"]
