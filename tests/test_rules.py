@@ -308,6 +308,9 @@ def test_details_are_a_real_markdown_table_with_user_text_escaped() -> None:
     table = lines[header:]
     assert len(table) == 3
     assert [c.strip() for c in _cells(table[0])] == ["clock", "#", "status", "due", "target"]
+    # The UI draws tables without padding: every cell but the last keeps a visible gap.
+    for row in (table[0], table[2]):
+        assert all(c.rstrip(" ").endswith(views.CELL_GAP) for c in _cells(row)[:-1]), row
     assert all(set(c.strip()) == {"-"} for c in _cells(table[1]))
     assert [c.strip() for c in _cells(table[2])][:3] == ["first_response", "1", "running"]
     assert lines[header - 1] == ""  # a blank line before the table, or it is not a table
@@ -330,7 +333,7 @@ def test_breached_clocks_stand_out_in_the_details() -> None:
     header = next(i for i, line in enumerate(lines) if line.startswith("| clock"))
     assert any("**BREACHED: first_response**" in line for line in lines[:header])
     # ...and the breached row's status cell is emphasised, still one cell of a real table.
-    [row] = [line for line in lines[header + 2 :] if line.startswith("| first_response ")]
+    [row] = [line for line in lines[header + 2 :] if line.startswith("| first_response")]
     cells = [c.strip() for c in _cells(row)]
     assert len(cells) == 5 and cells[2].endswith("**breached**")
 

@@ -52,6 +52,17 @@ def search_attributes(s: TicketState) -> dict[str, Any]:
     }
 
 
+# The Temporal UI draws Markdown tables without cell padding, so "first_response", "1" and "met"
+# would run together. Em spaces are not Markdown whitespace: they survive cell trimming and keep
+# the columns apart in any renderer, while the table stays a table.
+CELL_GAP = "\u2003\u2003"
+
+
+def _row(cells: list[str]) -> str:
+    padded = [cell + CELL_GAP for cell in cells[:-1]] + cells[-1:]
+    return "| " + " | ".join(padded) + " |"
+
+
 def details_markdown(s: TicketState) -> str:
     """The Temporal UI's current details: a summary line and a real Markdown table, every
     user-supplied value (subject, channel, product, ...) escaped."""
@@ -75,7 +86,7 @@ def details_markdown(s: TicketState) -> str:
             lines.append(f"{name}: {md(value)}  ")
     lines += [
         "",
-        "| clock | # | status | due | target |",
+        _row(["clock", "#", "status", "due", "target"]),
         "| --- | --- | --- | --- | --- |",
     ]
     latest: dict[Clock, ClockCycle] = {}
@@ -88,7 +99,7 @@ def details_markdown(s: TicketState) -> str:
         if c.status == CycleStatus.breached:
             status = f"🔴 **{status}**"
         cells = [c.clock.value, str(c.cycle), status, md(due), md(c.target_text)]
-        lines.append("| " + " | ".join(cells) + " |")
+        lines.append(_row(cells))
     if s.sla.cap_reason:
         lines += ["", f"Severity capped: {md(s.sla.cap_reason)}"]
     return "\n".join(lines)
