@@ -15,9 +15,9 @@ import argparse
 import random
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from policies.calendar import BusinessCalendar
@@ -34,9 +34,10 @@ SPAN = timedelta(days=30)
 FIRST, LAST = date(2024, 1, 1), date(2028, 12, 31)  # peers get holidays materialised for these
 
 Op = Callable[[datetime], Any]
+T = TypeVar("T")
 
 
-def timed(fn: Op, inputs: list[datetime]) -> tuple[list[Any], float, float]:
+def timed(fn: Callable[[T], Any], inputs: Sequence[T]) -> tuple[list[Any], float, float]:
     """Results, median and p90 microseconds per call (one warm-up pass first)."""
     for x in inputs[: min(len(inputs), 500)]:
         fn(x)
@@ -227,7 +228,7 @@ def long_spans(
     cal.add(nows[0], amount)
     add_first = (time.perf_counter() - t0) * 1e3
     pairs = list(zip(olds, nows, strict=True))
-    _, el_med, _ = timed(lambda p: cal.elapsed(p[0], p[1]), pairs)  # type: ignore[arg-type]
+    _, el_med, _ = timed(lambda p: cal.elapsed(p[0], p[1]), pairs)
     _, add_med, _ = timed(lambda s: cal.add(s, amount), nows)
     weeks = len(getattr(cal, "_windows", ()))
     return el_first, el_med, add_first, add_med, weeks

@@ -34,7 +34,7 @@ from policies.errors import PolicyError
 from policies.snapshot import Clock, LifecycleRules, ResolvedSla
 from tests.support.slas import quick_sla, target
 from workflows import core, rules, views
-from workflows.actions import ACTIONS, BY_NAME, RULES
+from workflows.actions import ACTIONS, BY_NAME, RULES, ActionRoute
 from workflows.messages import (
     Acknowledge,
     Action,
@@ -223,7 +223,9 @@ def test_an_exception_inside_an_action_leaves_the_ticket_exactly_as_it_was(
         rules.apply_mitigate(x, a)  # stops next_update, sets mitigated_at, starts the review
         raise RuntimeError("bug after the changes")
 
-    monkeypatch.setitem(RULES, Mitigate, dataclasses.replace(RULES[Mitigate], apply=half_then_bug))
+    broken: ActionRoute = dataclasses.replace(RULES[Mitigate], apply=half_then_bug)
+    action: type[Action] = Mitigate
+    monkeypatch.setitem(RULES, action, broken)
     decision = shell.act(Mitigate(actor="a"))
     assert decision.refusal is not None and decision.refusal.type == "InternalError"
     assert "bug after the changes" in decision.refusal.message
@@ -650,9 +652,11 @@ class TicketMachine(RuleBasedStateMachine):
 
 # A few thousand steps by default (1000 tickets x up to 25 steps); `--hypothesis-profile long`
 # runs 3000 tickets of up to 40 steps.
-_LONG = settings.default.max_examples > 1000
+_DEFAULT = settings.default
+assert _DEFAULT is not None  # hypothesis always has a loaded profile
+_LONG = _DEFAULT.max_examples > 1000
 TicketMachine.TestCase.settings = settings(
-    max_examples=settings.default.max_examples if _LONG else 1000,
+    max_examples=_DEFAULT.max_examples if _LONG else 1000,
     stateful_step_count=40 if _LONG else 25,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
