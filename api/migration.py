@@ -153,9 +153,10 @@ async def migrate_ticket(
     handle = client.get_workflow_handle(ticket_workflow_id(key))
     with _translated(key):
         view: TicketView = await handle.execute_update(
-            TicketWorkflow.migrate,
+            "migrate",  # by name: the Update is the action table's (workflows.actions.MIGRATE)
             payload,
             id=f"migrate:{body.to_version}",
+            result_type=TicketView,
             rpc_timeout=UPDATE_TIMEOUT,
         )
     return view

@@ -220,7 +220,7 @@ async def migrate(stack: Stack, key: str, target: float) -> list[Handle]:
     await _settle(handle)
     new = sla.model_copy(update={"policy_version": f"{sla.policy_version}+migrated"})
     await handle.execute_update(
-        TicketWorkflow.migrate,
+        "migrate",
         Migrate(
             actor="ops:lee",
             to_version=new.policy_version,

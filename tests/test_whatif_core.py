@@ -121,3 +121,14 @@ def test_replay_and_judge() -> None:
     # ... and one not yet due is open.
     fr = next(c for c in replay(inp, T0, [], tight, T0 + timedelta(minutes=5)))
     assert judge(fr, T0 + timedelta(minutes=5)) == "open"
+
+
+def test_migrate_refuses_a_rate_of_zero_before_asking_anything(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ticketclock.cli import main
+
+    monkeypatch.setenv("TICKETCLOCK_API_URL", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setenv("TICKETCLOCK_TOKEN", "some-token-0123456789")
+    assert main(["policy", "migrate", "kong", "--to-version", "v2", "--rate", "0"]) == 2
+    assert "--rate: must be more than 0" in capsys.readouterr().err

@@ -91,7 +91,7 @@ def replay(
             continue
         shell.fire_until(act.at, inclusive=False)
         shell.now = max(shell.now, act.at)
-        shell.decide(act.payload, act.via)
+        shell.decide(act.payload, act.via, name=act.name)
         shell.settle()
     shell.fire_until(as_of, inclusive=True)
     return shell.cycles()
@@ -108,13 +108,14 @@ class _Shell:
         self.decide(rules.Open())
         self.settle()
 
-    def decide(self, inp: core.Input, via: str = "update") -> None:
+    def decide(self, inp: core.Input, via: str = "update", name: str = "") -> None:
         if isinstance(inp, Action):
             decision = core.decide(self.state, inp, self.now, via)
             if decision.state is None:
                 if via == "signal" and decision.refusal is not None:
+                    # As the workflow does: a refused Signal leaves a ledger row, nothing else.
                     self.state = core.refused_signal(
-                        self.state, "signal", inp.actor, decision.refusal, self.now
+                        self.state, name, inp.actor, decision.refusal, self.now
                     )
                 return
         else:
