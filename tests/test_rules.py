@@ -662,3 +662,159 @@ TicketMachine.TestCase.settings = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 test_ticket_rules = TicketMachine.TestCase
+
+
+# -- issue 15: a redelivered event (same source event id) changes nothing, across runs ----------
+def _carried(state: TicketState) -> TicketState:
+    """What continue-as-new does to the state: out as a payload, back in a new run."""
+    return TicketState.model_validate(state.model_dump())
+
+
+def _continue_as_new(shell: Shell) -> None:
+    shell.state = _carried(shell.state)
+    assert shell.decide(rules.Continued()).accepted
+
+
+def test_a_redelivered_event_changes_nothing_after_later_events_and_continue_as_new() -> None:
+    shell = Shell(_sla(), T0, {})
+    shell.settle()
+    ask = RequestCustomerInfo(actor="agent:1", event_id="zendesk:e-ask")
+    reply = CustomerReply(actor="customer:1", event_id="zendesk:e-reply")
+    assert shell.act(ask).accepted
+    assert shell.act(reply).accepted
+    # Many later events, time passing and clocks firing, two continue-as-news among them.
+    for i in range(40):
+        eta = shell.now + timedelta(minutes=30)
+        update = AgentUpdate(actor="agent:1", next_update_eta=eta, event_id=f"zendesk:u{i}")
+        assert shell.act(update).accepted
+        shell.now += timedelta(minutes=7)
+        if i % 13 == 12:
+            _continue_as_new(shell)
+    assert shell.state.runs == 4
+    assert shell.state.status.value == "in_progress"
+    before = _dump(shell.state)
+    # The redeliveries, oldest first: each one refused as a duplicate, the state untouched
+    # (asking again would put the ticket back to waiting on the customer).
+    for again in (ask, reply, AgentUpdate(actor="agent:1", event_id="zendesk:u3")):
+        decision = shell.act(again)
+        assert decision.refusal is not None and decision.refusal.type == "DuplicateEvent"
+        assert again.event_id is not None and again.event_id in decision.refusal.message
+        assert _dump(shell.state) == before
+    # The Update validator (`core.check`) says the same, before anything enters history.
+    refusal = core.check(shell.state, ask, shell.now)
+    assert refusal is not None and refusal.type == "DuplicateEvent"
+    # The source event id is no ledger detail.
+    assert not any("zendesk:" in (e.detail or "") for e in shell.state.events)
+    # A new event is judged as usual.
+    assert shell.act(RequestCustomerInfo(actor="agent:1", event_id="zendesk:e-ask-2")).accepted
+    assert shell.state.status == TicketStatus.waiting_on_customer
+
+
+def test_the_ticket_remembers_its_latest_applied_event_ids_only() -> None:
+    shell = Shell(_sla(), T0, {})
+    shell.settle()
+    n = rules.MAX_APPLIED_EVENT_IDS + 44
+    for i in range(n):
+        assert shell.act(CustomerReply(actor="c", event_id=f"jira:{i}")).accepted
+    remembered = shell.state.applied_event_ids
+    assert remembered == [f"jira:{i}" for i in range(44, n)], "the latest, oldest first"
+    assert _carried(shell.state).applied_event_ids == remembered
+    # The oldest forgotten: judged again; the latest: a duplicate.
+    assert shell.act(CustomerReply(actor="c", event_id="jira:0")).accepted
+    last = shell.act(CustomerReply(actor="c", event_id=f"jira:{n - 1}"))
+    assert last.refusal is not None and last.refusal.type == "DuplicateEvent"
+    # A refused event is not remembered (a refused Update never enters history): judged again.
+    shell.act(Close(actor="a", event_id="jira:close"))
+    late = CustomerReply(actor="c", event_id="jira:late")
+    first = shell.act(late)
+    assert first.refusal is not None and first.refusal.type == "TicketClosed"
+    assert "jira:late" not in shell.state.applied_event_ids
+    # Actions without an id (the HTTP API's, by default) are never duplicates.
+    assert shell.act(Reopen(actor="c", reason="r")).accepted
+    assert shell.act(CustomerReply(actor="c")).accepted
+    assert shell.act(CustomerReply(actor="c")).accepted
+
+
+def test_a_state_carried_before_event_ids_existed_decodes_with_none() -> None:
+    shell = Shell(_sla(), T0, {})
+    shell.settle()
+    old = shell.state.model_dump(mode="json")
+    del old["applied_event_ids"]
+    carried = TicketState.model_validate(old)
+    assert carried.applied_event_ids == []
+    old_action = {"actor": "agent:1"}  # an Update payload from before `event_id`
+    assert Acknowledge.model_validate(old_action).event_id is None
+    with pytest.raises(ValueError, match="event_id"):
+        Acknowledge(actor="a", event_id="x" * 257)
+
+
+class StampingShell(Shell):
+    """A Shell whose actions come from a helpdesk: each new one gets a fresh source event id;
+    the applied ones are kept, to be redelivered."""
+
+    def __init__(self, sla: ResolvedSla, opened_at: datetime, intake: dict[str, str]) -> None:
+        super().__init__(sla, opened_at, intake)
+        self.sequence = 0
+        self.applied: list[tuple[Action, str]] = []
+
+    def act(self, action: Action, via: str = "update") -> core.Decision:
+        if action.event_id is None:
+            self.sequence += 1
+            action = action.model_copy(update={"event_id": f"helpdesk:{self.sequence}"})
+        decision = super().act(action, via)
+        if decision.accepted:
+            self.applied.append((action, via))
+        return decision
+
+
+class RedeliveryMachine(TicketMachine):
+    """`TicketMachine`'s rules and invariants with every action carrying a source event id, and
+    two rules more: a redelivery of an applied event is refused as `DuplicateEvent` and leaves
+    the state exactly as it was (so "accepted" keeps meaning "took effect", which the model of
+    `TicketMachine` relies on), and a continue-as-new carries what the ticket remembers."""
+
+    shell: StampingShell
+
+    @initialize(
+        sla=st.sampled_from(catalogue_slas()),
+        lifecycle=st.sampled_from(LIFECYCLES),
+        intake_given=st.booleans(),
+        opened=st.integers(0, 7 * 24 * 60),
+    )
+    def open(
+        self, sla: ResolvedSla, lifecycle: LifecycleRules | None, intake_given: bool, opened: int
+    ) -> None:
+        if lifecycle is not None:
+            sla = sla.model_copy(update={"lifecycle": lifecycle})
+        intake = {f: "given" for f in sla.intake_required} if intake_given else {}
+        self.shell = StampingShell(sla, T0 + timedelta(minutes=opened), intake)
+        self.shell.settle()
+
+    @precondition(lambda self: bool(self.shell.applied))
+    @rule(pick=st.integers(0, 10**6))
+    def redeliver(self, pick: int) -> None:
+        shell = self.shell
+        action, via = shell.applied[pick % len(shell.applied)]
+        before = shell.state
+        dumped = _dump(before)
+        decision = shell.act(action, via)
+        assert decision.refusal is not None and decision.refusal.type == "DuplicateEvent"
+        assert shell.state is before and _dump(shell.state) == dumped, "a redelivery changed it"
+
+    @rule()
+    def continue_as_new(self) -> None:
+        _continue_as_new(self.shell)
+
+    @invariant()
+    def remembers_the_latest_applied_events(self) -> None:
+        ids = [a.event_id for a, _ in self.shell.applied]
+        assert self.shell.state.applied_event_ids == ids[-rules.MAX_APPLIED_EVENT_IDS :]
+
+
+RedeliveryMachine.TestCase.settings = settings(
+    max_examples=_DEFAULT.max_examples if _LONG else 300,
+    stateful_step_count=40 if _LONG else 25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+test_redeliveries = RedeliveryMachine.TestCase

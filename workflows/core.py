@@ -51,6 +51,8 @@ def check(state: TicketState, action: Action, now: datetime) -> rules.Refusal | 
     if route is None:
         return rules.Refusal("UnknownAction", f"{type(action).__name__} is not an action")
     try:
+        # First: a redelivered event is a duplicate, not judged again (issue 15).
+        rules.check_duplicate_event(state, action.event_id)
         route.check(state, action, now)
     except rules.Refused as refused:
         return refused.refusal
@@ -68,6 +70,7 @@ def decide(state: TicketState, action: Input, now: datetime, via: str = "update"
         try:
             _breach_overdue(ctx)
             route.apply(ctx, action)
+            rules.remember_event(ctx.s, action.event_id)
             ctx.reconcile()
             ctx.event(route.update, action.actor, via, detail=detail(action))
             rules.trim(ctx.s)
@@ -166,8 +169,11 @@ def actor_of(data: Any) -> str | None:
 
 
 def detail(payload: Action) -> str | None:
-    """A short ledger note: the action's fields except the actor, truncated."""
-    fields = payload.model_dump(exclude={"actor", "sla"}, exclude_none=True, mode="json")
+    """A short ledger note: the action's fields except the actor (and the source event id),
+    truncated."""
+    fields = payload.model_dump(
+        exclude={"actor", "sla", "event_id"}, exclude_none=True, mode="json"
+    )
     if not fields:
         return None
     text = ", ".join(f"{k}={v}" for k, v in fields.items())

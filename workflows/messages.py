@@ -41,8 +41,20 @@ class TicketInput(_Model):
 
 
 # -- actions (Update and Signal payloads; also the HTTP request bodies) ---------------------------
+EVENT_ID_MAX_CHARS = 256
+
+
 class Action(_Model):
     actor: str = Field(min_length=1, max_length=200, examples=["agent:jane"])
+    event_id: str | None = Field(
+        None,
+        min_length=1,
+        max_length=EVENT_ID_MAX_CHARS,
+        description="The id of the event this action comes from (a helpdesk's webhook event). "
+        "An id the ticket applied recently (its last 256) is refused as `DuplicateEvent`, "
+        "so a redelivered event changes nothing, even after later events.",
+        examples=["zendesk:01HQ8Z6Y1V2N3K4M5P6R7S8T9V"],
+    )
 
 
 class Acknowledge(Action):
@@ -246,6 +258,10 @@ class TicketState(_Model):
     cadence_on: bool = False
     # The last next-update ETA an agent promised (recorded even when no cadence runs).
     promised_update_at: datetime | None = None
+    # The source event ids (`Action.event_id`) of the latest applied actions, oldest first, at
+    # most rules.MAX_APPLIED_EVENT_IDS: a repeat is refused as `DuplicateEvent`. Part of the
+    # state, so it survives continue-as-new (absent from older states: empty).
+    applied_event_ids: list[str] = Field(default_factory=list)
 
 
 class TicketView(_Model):

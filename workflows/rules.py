@@ -52,6 +52,10 @@ MAX_LEDGER_EVENTS = 200
 ENDED_CYCLES_KEPT = 3  # per clock, besides the running one and those not yet measured
 MAX_NOTIFICATIONS_PER_CYCLE = 20
 MAX_DETAIL = 300
+# Source event ids a ticket remembers (`TicketState.applied_event_ids`, FIFO): a redelivery of
+# any of its last this-many applied events is refused as `DuplicateEvent`.
+MAX_APPLIED_EVENT_IDS = 256
+DUPLICATE_EVENT = "DuplicateEvent"
 
 # Clocks whose meeting is worth telling integrations about (a routine update is not news).
 MET_NOTIFIED = frozenset(
@@ -521,8 +525,29 @@ def copy_state(s: TicketState) -> TicketState:
             "cycles": [c.model_copy(deep=True) for c in s.cycles],
             "events": list(s.events),
             "intake": dict(s.intake),
+            "applied_event_ids": list(s.applied_event_ids),
         }
     )
+
+
+def check_duplicate_event(s: TicketState, event_id: str | None) -> None:
+    """A source event the ticket applied recently is refused, whatever it asks: its redelivery
+    changes nothing (the state, the ledger and, being refused by the Update's validator, the
+    workflow's history stay as they were)."""
+    if event_id is not None and event_id in s.applied_event_ids:
+        raise Refused(
+            DUPLICATE_EVENT,
+            f"duplicate event {event_id}: already applied to ticket {s.key}; nothing changes",
+        )
+
+
+def remember_event(s: TicketState, event_id: str | None) -> None:
+    """Record an applied action's source event id (the oldest beyond the bound is forgotten)."""
+    if event_id is None:
+        return
+    s.applied_event_ids.append(event_id)
+    if len(s.applied_event_ids) > MAX_APPLIED_EVENT_IDS:
+        del s.applied_event_ids[: len(s.applied_event_ids) - MAX_APPLIED_EVENT_IDS]
 
 
 def append_event(

@@ -3,16 +3,20 @@
 Each helpdesk module turns a payload into a `Plan` (pure, no I/O); `carry_out` runs it through the
 API's gateway, so an integration event and an HTTP call take the same path into the workflow.
 
-Redeliveries: every Update carries an id derived from the helpdesk's event id
+Redeliveries: every action carries the event it comes from as `Action.event_id`
 (`zendesk:<event id>`, `jira:<X-Atlassian-Webhook-Identifier>`, `:<n>` for the n-th action of
-one event). Temporal runs an Update id once per workflow run and answers a repeat with the first
-outcome, so a redelivered event changes nothing, even after later events. A refused Update is not
-recorded by Temporal; its redelivery is judged again (and, the ticket having only moved on, is
-refused again). The ticket's creation is idempotent on the key itself (`ZD-<id>` / the issue key).
+one event), and the ticket remembers the ids of its last 256 applied events in its state, across
+continue-as-new: a redelivery is refused as `DuplicateEvent` and answered 2xx
+`{"ignored": "duplicate event <id>"}`, so it changes nothing, even after later events. The same
+id is the Update id too (Temporal answers a repeat within one workflow run with the first
+outcome). An event the ticket refused is not remembered (a refused Update never enters the
+workflow's history); its redelivery is judged again. The ticket's creation is idempotent on the
+key itself (`ZD-<id>` / the issue key).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,6 +30,7 @@ from api.tickets import _details, _summary
 from policies.catalog import Catalog
 from policies.errors import PolicyError
 from workflows.messages import (
+    EVENT_ID_MAX_CHARS,
     Acknowledge,
     Action,
     AgentUpdate,
@@ -38,6 +43,7 @@ from workflows.messages import (
     TicketInput,
     TicketView,
 )
+from workflows.rules import DUPLICATE_EVENT
 
 log = logging.getLogger(__name__)
 
@@ -126,39 +132,54 @@ def _terms(body: CreateTicket) -> tuple[str, str, str]:
     return body.policy, body.tier, body.severity
 
 
+def source_event_id(plan: Plan, index: int) -> str:
+    """The id of one action of one event, as the ticket remembers it (and the Update id):
+    `<helpdesk>:<event id>`, `:<n>` for the n-th action of one event."""
+    text = f"{plan.helpdesk}:{plan.event_id}" + (f":{index}" if index else "")
+    if len(text) <= EVENT_ID_MAX_CHARS:
+        return text
+    return f"{plan.helpdesk}:sha256:{hashlib.sha256(text.encode()).hexdigest()}"
+
+
 async def _run_step(
     plan: Plan, step: Step, update_id: str, gateway: TicketGateway
 ) -> tuple[str, TicketView]:
+    """Run one step; every action it sends carries `update_id` as its source event id (the
+    acknowledge and the agent_update it falls back to alike, so either one being applied makes
+    a redelivery a duplicate)."""
     key = plan.key
+    event_id = update_id
     if step.kind == "respond":
-        ack = Acknowledge(actor=step.actor, next_update_eta=plan.eta_at)
+        ack = Acknowledge(actor=step.actor, next_update_eta=plan.eta_at, event_id=event_id)
         try:
             return "acknowledge", await gateway.act(key, "acknowledge", ack, update_id=update_id)
         except ActionRefused as refused:
             if refused.type != "AlreadyAcknowledged":
                 raise
-        update = AgentUpdate(actor=step.actor, next_update_eta=plan.eta_at)
+        update = AgentUpdate(actor=step.actor, next_update_eta=plan.eta_at, event_id=event_id)
         view = await gateway.act(key, "agent_update", update, update_id=f"{update_id}:update")
         return "agent_update", view
     body: Action
     if step.kind == "customer_reply":
-        body = CustomerReply(actor=step.actor)
+        body = CustomerReply(actor=step.actor, event_id=event_id)
         return step.kind, await gateway.act(key, "customer_reply", body, update_id=update_id)
     if step.kind == "request_customer_info":
-        body = RequestCustomerInfo(actor=step.actor)
+        body = RequestCustomerInfo(actor=step.actor, event_id=event_id)
         view = await gateway.act(key, "request_customer_info", body, update_id=update_id)
         return step.kind, view
     if step.kind == "resolve":
-        body = Resolve(actor=step.actor, solution=step.reason)
+        body = Resolve(actor=step.actor, solution=step.reason, event_id=event_id)
         return step.kind, await gateway.act(key, "resolve", body, update_id=update_id)
     if step.kind == "reopen":
-        body = Reopen(actor=step.actor, reason=step.reason)
+        body = Reopen(actor=step.actor, reason=step.reason, event_id=event_id)
         return step.kind, await gateway.act(key, "reopen", body, update_id=update_id)
     if step.kind == "close":
-        body = Close(actor=step.actor, reason=step.reason)
+        body = Close(actor=step.actor, reason=step.reason, event_id=event_id)
         return step.kind, await gateway.act(key, "close", body, update_id=update_id)
     assert step.severity is not None
-    body = ChangeSeverity(actor=step.actor, severity=step.severity, reason=step.reason)
+    body = ChangeSeverity(
+        actor=step.actor, severity=step.severity, reason=step.reason, event_id=event_id
+    )
     return step.kind, await gateway.act(key, "change_severity", body, update_id=update_id)
 
 
@@ -170,11 +191,12 @@ async def carry_out(
     applied: list[str] = []
     ignored = list(plan.ignored)
     refused: list[str] = []
+    duplicates: list[str] = []
     view: TicketView | None = None
     try:
         created = await _create(plan, mapping, gateway, catalog) if plan.create else False
         for i, step in enumerate(plan.steps):
-            update_id = f"{source}:{plan.event_id}" + (f":{i}" if i else "")
+            update_id = source_event_id(plan, i)
             try:
                 try:
                     name, view = await _run_step(plan, step, update_id, gateway)
@@ -184,6 +206,10 @@ async def carry_out(
                     await _create(plan, mapping, gateway, catalog)
                     name, view = await _run_step(plan, step, update_id, gateway)
             except ActionRefused as refusal:
+                if refusal.type == DUPLICATE_EVENT:
+                    # Applied before (perhaps runs ago): a redelivery, nothing changes.
+                    duplicates.append(f"{step.kind}: duplicate event {plan.event_id}")
+                    continue
                 refused.append(f"{step.kind}: {refusal.type}: {refusal.message}")
                 count(REFUSED, source, refusal.type)
                 continue
@@ -197,13 +223,16 @@ async def carry_out(
         answer: dict[str, Any] = {"ticket": plan.key, "applied": applied}
         if view is not None:
             answer["status"] = view.status.value
-        if ignored or refused:
-            answer["not_applied"] = ignored + refused
+        if ignored or refused or duplicates:
+            answer["not_applied"] = ignored + duplicates + refused
         return answer
-    if plan.create and not ignored and not refused:
+    if duplicates:
+        # A redelivery: said first, in the words the route's docs promise.
+        ignored.insert(0, f"duplicate event {plan.event_id}")
+    elif plan.create and not ignored and not refused:
         ignored.append(f"ticket {plan.key} already exists")
     why = "; ".join(ignored + refused) or "nothing to do"
     if not refused:
-        count(IGNORED, source, "unmapped")
+        count(IGNORED, source, "duplicate" if duplicates else "unmapped")
     log.info("%s event %s on %s ignored: %s", source, plan.event_id, plan.key, why)
     return {"ticket": plan.key, "ignored": why}

@@ -20,7 +20,7 @@ REJECTED = "ticketclock_integration_requests_rejected"
 
 DESCRIPTIONS = {
     RECEIVED: "Helpdesk events accepted (signature and shape checked), by helpdesk",
-    IGNORED: "Helpdesk events that map to nothing (answered 2xx), by helpdesk",
+    IGNORED: "Helpdesk events that map to nothing or are redeliveries (answered 2xx), by reason",
     REFUSED: "Actions the ticket refused (answered 2xx), by helpdesk and refusal type",
     REJECTED: "Requests answered 401 (signature) or 422 (shape), by helpdesk and status",
 }
