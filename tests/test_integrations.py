@@ -4,6 +4,7 @@ routes' refusals (404 / 401 / 422) and the write-back requests' shape and routin
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -24,13 +25,19 @@ from activities import zendesk as zendesk_out
 from activities.notify import Notifier
 from api.app import create_app
 from api.integrations import jira, signatures, zendesk
+from api.integrations.apply import source_event_id
 from api.integrations.mapping import HelpdeskMapping, MappingError, TicketFacts, load_mapping
 from harness.receivers import WebhookReceiver
 from plumbing.processes import free_port
 from plumbing.settings import Settings, load_settings
 from policies.catalog import Catalog, load_catalog
 from ticketclock.worker import metrics_runtime
-from workflows.messages import DeliveryRequest, NotificationRequest
+from workflows.messages import (
+    EVENT_ID_MAX_CHARS,
+    CustomerReply,
+    DeliveryRequest,
+    NotificationRequest,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 ZD_EXAMPLE = ROOT / "docs" / "examples" / "zendesk-mapping.toml"
@@ -551,3 +558,24 @@ def test_a_documented_shape_with_extra_fields_is_accepted(zd_map: HelpdeskMappin
     assert (plan.key, [s.kind for s in plan.steps]) == ("ZD-5158", ["respond"])
     assert plan.steps[0].actor == "zendesk:8447388090495"
     assert zd_map.terms_for(plan.facts).severity == "sev2"
+
+
+def test_each_action_of_an_event_carries_a_bounded_source_event_id(
+    zd_map: HelpdeskMapping,
+) -> None:
+    """Issue 15: the id the ticket remembers (and the Update id) names the helpdesk, the event
+    and the action's place in it; an id too long for `Action.event_id` is hashed, not cut (a cut
+    could make two events one)."""
+    reply = {"comment": {"is_public": True, "author": {"id": "7", "is_staff": False}}}
+    plan = zendesk.plan(zd("comment_added", reply), zd_map)
+    assert source_event_id(plan, 0) == f"zendesk:{plan.event_id}"
+    assert source_event_id(plan, 2) == f"zendesk:{plan.event_id}:2"
+    # Today's ids fit (both routes take at most 200 characters); a longer one is hashed.
+    longest = dataclasses.replace(plan, event_id="a" * 200)
+    assert source_event_id(longest, 20) == f"zendesk:{'a' * 200}:20"
+    longs = [dataclasses.replace(plan, event_id="a" * 300 + tail) for tail in "12"]
+    ids = {source_event_id(p, i) for p in longs for i in (0, 1, 20)}
+    assert len(ids) == 6
+    for event_id in ids:
+        assert len(event_id) <= EVENT_ID_MAX_CHARS
+        assert CustomerReply(actor="c", event_id=event_id).event_id == event_id

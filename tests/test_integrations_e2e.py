@@ -22,12 +22,17 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from api.integrations import metrics, signatures
+from api.temporal_gateway import TicketGateway
+from api.tickets import _details, _summary
 from harness.receivers import ReceivedRequest, Reply, WebhookReceiver
 from harness.stack import POLICY_ID, write_policy
 from plumbing.settings import ApiToken, Settings
+from policies.catalog import load_catalog
+from policies.customer import Customer
 from tests.support import unique
 from tests.support.api import Served
 from ticketclock.worker import build_worker
+from workflows.messages import TicketInput
 
 ROOT = Path(__file__).resolve().parents[1]
 ZD_SECRET = "zendesk-signing-secret-0123456789"
@@ -121,6 +126,7 @@ class HelpdeskApi(WebhookReceiver):
 class Stack:
     http: httpx.AsyncClient
     helpdesk: HelpdeskApi
+    gateway: TicketGateway  # the API's own, for what no helpdesk event can ask (a test knob)
 
     async def zendesk(self, payload: dict[str, Any], *, timestamp: str | None = None) -> Any:
         body = json.dumps(payload).encode()
@@ -184,7 +190,7 @@ async def stack(
                 base_url=served.url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60
             ) as http,
         ):
-            yield Stack(http, helpdesk)
+            yield Stack(http, helpdesk, app.state.gateway)
 
 
 EXAMPLES = ROOT / "docs" / "examples"
@@ -389,6 +395,64 @@ async def test_zendesk_signatures_and_replays(examples: Stack) -> None:
     assert resp.json()["applied"] == ["acknowledge"], resp.text
     view = await s.ticket(f"ZD-{tid}")
     assert (view["severity"], view["status"]) == ("sev4", "in_progress")
+
+
+async def test_a_redelivery_after_continue_as_new_changes_nothing(examples: Stack) -> None:
+    """Issue 15: Temporal dedupes an Update id within one workflow run only; the ticket itself
+    remembers the events it applied, so a redelivery into a later run changes nothing either."""
+    s = examples
+    tid = uuid.uuid4().int % 10**12
+    key = f"ZD-{tid}"
+    opened_at = datetime.now(UTC)
+    sla = load_catalog().resolve(
+        "confluence-health-check", "standard", "sev3", Customer(timezone="UTC"), opened_at=opened_at
+    )
+    # Opened as the route opens it, but continuing as new after 40 history events (a knob no
+    # helpdesk event sets).
+    ticket = TicketInput(
+        key=key,
+        sla=sla,
+        customer=Customer(timezone="UTC"),
+        opened_at=opened_at,
+        subject="Confluence is slow",
+        continue_as_new_after_events=40,
+    )
+    summary, details = _summary(sla, ticket.subject), _details(ticket)
+    await s.gateway.start_ticket(ticket, fingerprint="e2e", summary=summary, details=details)
+    first = [
+        zd_event("comment_added", tid, STAFF),
+        zd_event("status_changed", tid, {"previous": "OPEN", "current": "PENDING"}),
+        zd_event("comment_added", tid, REQUESTER),
+    ]
+    for event in first:
+        resp = await s.zendesk(event)
+        assert resp.status_code == 200 and "applied" in resp.json(), resp.text
+    view = await s.ticket(key)
+    assert (view["runs"], view["status"]) == (1, "in_progress")
+    # Later events (each a new event id) until the ticket has continued as new.
+    for _ in range(40):
+        for event in (
+            zd_event("status_changed", tid, {"previous": "OPEN", "current": "PENDING"}),
+            zd_event("comment_added", tid, REQUESTER),
+        ):
+            resp = await s.zendesk(event)
+            assert resp.status_code == 200 and "applied" in resp.json(), resp.text
+        view = await s.ticket(key)
+        if view["runs"] >= 2:
+            break
+    assert view["runs"] >= 2, "the ticket should have continued as new"
+    assert view["status"] == "in_progress"
+    before = shape(view)
+    ignored_before = metrics.COUNTS[(metrics.IGNORED, "zendesk", "duplicate")]
+    # Redelivered into the new run: the staff reply (would be an agent_update now), the switch
+    # to pending (would wait on the customer again), the customer's reply.
+    for event in first:
+        resp = await s.zendesk(event)
+        assert resp.status_code == 200, resp.text
+        assert resp.json() == {"ticket": key, "ignored": f"duplicate event {event['id']}"}
+    after = await s.ticket(key)
+    assert shape(after) == before and after["runs"] == view["runs"]
+    assert metrics.COUNTS[(metrics.IGNORED, "zendesk", "duplicate")] == ignored_before + 3
 
 
 # -- Jira -----------------------------------------------------------------------------------------
