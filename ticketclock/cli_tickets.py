@@ -782,5 +782,10 @@ def register(subparsers: Any) -> None:
         metavar="NAME=VALUE",
         help="an intake field (repeat for several)",
     )
+    p.add_argument(
+        "--event-id",
+        help="the id of the event this action comes from; a repeat of a recently applied one "
+        "is refused (DuplicateEvent)",
+    )
     _common(p)
     p.set_defaults(func=_run(cmd_act))
