@@ -55,6 +55,7 @@ from workflows.contract import (
 )
 from workflows.messages import Action, Explanation, TicketInput, TicketStatus, TicketView
 from workflows.ticket import TicketWorkflow
+from workflows.updates import execute_action, update_name
 
 log = logging.getLogger(__name__)
 
@@ -266,12 +267,11 @@ class TemporalGateway:
         self, key: str, action: ActionName, body: Action, *, update_id: str | None = None
     ) -> TicketView:
         handle = await self._handle(key)
-        update = UPDATES[action]
+        assert update_name(body) == action, "the route and its body share one table entry"
         with _translated(key):
-            result: TicketView = await handle.execute_update(
-                update, body, id=update_id, rpc_timeout=self._update_timeout
+            return await execute_action(
+                handle, body, id=update_id, rpc_timeout=self._update_timeout
             )
-            return result
 
     async def list_tickets(
         self, query: str, *, page_size: int, page_token: bytes | None
@@ -318,26 +318,6 @@ def _retrieve_start_outcome(start: WithStartWorkflowOperation[Any, Any]) -> None
     outcome = getattr(start, "_workflow_handle", None)  # the SDK keeps it private
     if isinstance(outcome, asyncio.Future) and outcome.done() and not outcome.cancelled():
         outcome.exception()
-
-
-# Update name -> the workflow method, so every call passes a method reference.
-UPDATES: dict[ActionName, Any] = {
-    "acknowledge": TicketWorkflow.acknowledge,
-    "agent_update": TicketWorkflow.agent_update,
-    "request_customer_info": TicketWorkflow.request_customer_info,
-    "customer_reply": TicketWorkflow.customer_reply,
-    "complete_intake": TicketWorkflow.complete_intake,
-    "engineering_ack": TicketWorkflow.engineering_ack,
-    "assign_incident_commander": TicketWorkflow.assign_incident_commander,
-    "change_severity": TicketWorkflow.change_severity,
-    "mitigate": TicketWorkflow.mitigate,
-    "resolve": TicketWorkflow.resolve,
-    "reopen": TicketWorkflow.reopen,
-    "close": TicketWorkflow.close,
-    "open_review": TicketWorkflow.open_review,
-    "complete_review": TicketWorkflow.complete_review,
-    "escalate": TicketWorkflow.escalate,
-}
 
 
 def _row(execution: WorkflowExecution) -> TicketSummary | None:

@@ -24,12 +24,19 @@ import random
 import sys
 import time
 import uuid
-from typing import Any
 
 from harness.stack import Stack, bounded, idle, mib, open_stack, pct, summary
 from workflows.contract import ticket_workflow_id
-from workflows.messages import Acknowledge, AgentUpdate, CompleteReview, OpenReview, Resolve
+from workflows.messages import (
+    Acknowledge,
+    Action,
+    AgentUpdate,
+    CompleteReview,
+    OpenReview,
+    Resolve,
+)
 from workflows.ticket import TicketWorkflow
+from workflows.updates import execute_action
 
 GOAL_RSS = 1024**3
 GOAL_EVENTS = 200
@@ -41,18 +48,15 @@ async def typical_life(stack: Stack) -> tuple[int, int, list[str]]:
     """Events and history bytes of one ticket taken through a typical life."""
     key = f"LIFE-{uuid.uuid4().hex[:6]}"
     handle = await stack.create_ticket(key, stack.resolve("sev1"), subject="typical life")
-    steps: list[tuple[str, Any, Any]] = [
-        ("acknowledge", TicketWorkflow.acknowledge, Acknowledge(actor="agent:a", message="on it")),
-        *[
-            ("update", TicketWorkflow.agent_update, AgentUpdate(actor="agent:a", message=f"#{n}"))
-            for n in (1, 2, 3)
-        ],
-        ("resolve", TicketWorkflow.resolve, Resolve(actor="agent:a", solution="fixed")),
-        ("open_review", TicketWorkflow.open_review, OpenReview(actor="lead:b", link="x")),
-        ("complete_review", TicketWorkflow.complete_review, CompleteReview(actor="lead:b")),
+    steps: list[tuple[str, Action]] = [
+        ("acknowledge", Acknowledge(actor="agent:a", message="on it")),
+        *[("update", AgentUpdate(actor="agent:a", message=f"#{n}")) for n in (1, 2, 3)],
+        ("resolve", Resolve(actor="agent:a", solution="fixed")),
+        ("open_review", OpenReview(actor="lead:b", link="x")),
+        ("complete_review", CompleteReview(actor="lead:b")),
     ]
-    for _, update, body in steps:
-        await handle.execute_update(update, body)
+    for _, body in steps:
+        await execute_action(handle, body)
     await asyncio.sleep(1.0)  # the met notifications' deliveries finish
     history = await handle.fetch_history()
     return len(history.events), len(history.to_json()), ["create"] + [s[0] for s in steps]

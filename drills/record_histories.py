@@ -19,7 +19,6 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
 from temporalio.client import WorkflowHandle
 
@@ -27,6 +26,7 @@ from harness.stack import POLICY_ID, ROOT, TIER, Stack, open_stack
 from workflows.contract import ticket_workflow_id
 from workflows.messages import (
     Acknowledge,
+    Action,
     AgentUpdate,
     AssignIncidentCommander,
     ChangeSeverity,
@@ -42,6 +42,7 @@ from workflows.messages import (
     TicketView,
 )
 from workflows.ticket import TicketWorkflow
+from workflows.updates import execute_action
 
 Handle = WorkflowHandle[TicketWorkflow, TicketView]
 WAIT_S = 60.0
@@ -85,15 +86,11 @@ async def next_update_with_pause(stack: Stack, key: str, target: float) -> list[
     it; an update restarts the cadence, which then breaches."""
     handle = await stack.open_ticket(key, stack.resolve("sev1"))
     agent = "agent:jane"
-    await handle.execute_update(TicketWorkflow.acknowledge, Acknowledge(actor=agent, message="on"))
-    await handle.execute_update(
-        TicketWorkflow.request_customer_info, RequestCustomerInfo(actor=agent, message="logs?")
-    )
+    await execute_action(handle, Acknowledge(actor=agent, message="on"))
+    await execute_action(handle, RequestCustomerInfo(actor=agent, message="logs?"))
     await asyncio.sleep(1.0)
-    await handle.execute_update(
-        TicketWorkflow.customer_reply, CustomerReply(actor="customer:acme", message="here")
-    )
-    await handle.execute_update(TicketWorkflow.agent_update, AgentUpdate(actor=agent, message="x"))
+    await execute_action(handle, CustomerReply(actor="customer:acme", message="here"))
+    await execute_action(handle, AgentUpdate(actor=agent, message="x"))
     await _wait_for(stack, key, "next_update:2:breach")
     return [handle]
 
@@ -102,10 +99,8 @@ async def customer_silence_autoclose(stack: Stack, key: str, target: float) -> l
     """The agent asks, the customer never replies: reminders, then the auto-close."""
     handle = await stack.open_ticket(key, stack.resolve("sev1"))
     agent = "agent:jane"
-    await handle.execute_update(TicketWorkflow.acknowledge, Acknowledge(actor=agent))
-    await handle.execute_update(
-        TicketWorkflow.request_customer_info, RequestCustomerInfo(actor=agent, message="logs?")
-    )
+    await execute_action(handle, Acknowledge(actor=agent))
+    await execute_action(handle, RequestCustomerInfo(actor=agent, message="logs?"))
     await _wait_for(stack, key, "customer_silence:1:auto_close")
     return [handle]
 
@@ -116,21 +111,18 @@ async def incident_lifecycle(stack: Stack, key: str, target: float) -> list[Hand
     notifies; the review is opened and completed; the window then expires."""
     handle = await stack.open_ticket(key, stack.resolve("sev1"), subject="an incident")
     agent = "agent:jane"
-    steps: list[tuple[Any, Any]] = [
-        (TicketWorkflow.acknowledge, Acknowledge(actor=agent)),
-        (TicketWorkflow.engineering_ack, EngineeringAck(actor="eng:maria", note="looking")),
-        (
-            TicketWorkflow.assign_incident_commander,
-            AssignIncidentCommander(actor="eng:maria", commander="eng:ic"),
-        ),
-        (TicketWorkflow.mitigate, Mitigate(actor=agent, note="rolled back")),
-        (TicketWorkflow.resolve, Resolve(actor=agent, solution="fixed the config")),
-        (TicketWorkflow.escalate, Escalate(actor="customer:acme", reason="fix did not hold")),
-        (TicketWorkflow.open_review, OpenReview(actor="lead:bo", link="https://example.invalid")),
-        (TicketWorkflow.complete_review, CompleteReview(actor="lead:bo")),
+    steps: list[Action] = [
+        Acknowledge(actor=agent),
+        EngineeringAck(actor="eng:maria", note="looking"),
+        AssignIncidentCommander(actor="eng:maria", commander="eng:ic"),
+        Mitigate(actor=agent, note="rolled back"),
+        Resolve(actor=agent, solution="fixed the config"),
+        Escalate(actor="customer:acme", reason="fix did not hold"),
+        OpenReview(actor="lead:bo", link="https://example.invalid"),
+        CompleteReview(actor="lead:bo"),
     ]
-    for update, body in steps:
-        await handle.execute_update(update, body)
+    for body in steps:
+        await execute_action(handle, body)
     # The escalation window (no warnings) ends by itself: wait until the ledger says so.
     end = time.monotonic() + WAIT_S
     while time.monotonic() < end:
@@ -147,13 +139,13 @@ async def severity_change(stack: Stack, key: str, target: float) -> list[Handle]
     """Sev3 raised to Sev1 (recomputed from the original start, keeping elapsed time) and then
     lowered again; the first response breaches on the Sev3 deadline."""
     handle = await stack.open_ticket(key, stack.resolve("sev3"))
-    await handle.execute_update(
-        TicketWorkflow.change_severity,
+    await execute_action(
+        handle,
         ChangeSeverity(actor="agent:jane", severity="sev1", reason="outage widened"),
     )
     await asyncio.sleep(0.5)
-    await handle.execute_update(
-        TicketWorkflow.change_severity,
+    await execute_action(
+        handle,
         ChangeSeverity(actor="agent:jane", severity="sev3", reason="workaround found"),
     )
     await _wait_for(stack, key, "first_response:1:breach")
@@ -177,11 +169,9 @@ async def continue_as_new(stack: Stack, key: str, target: float) -> list[Handle]
     handle = await stack.open_ticket(key, stack.resolve("sev1"), continue_as_new_after_events=60)
     first_run = (await handle.describe()).run_id
     agent = "agent:jane"
-    await handle.execute_update(TicketWorkflow.acknowledge, Acknowledge(actor=agent))
+    await execute_action(handle, Acknowledge(actor=agent))
     for n in range(12):
-        await handle.execute_update(
-            TicketWorkflow.agent_update, AgentUpdate(actor=agent, message=f"update {n}")
-        )
+        await execute_action(handle, AgentUpdate(actor=agent, message=f"update {n}"))
         if (await handle.describe()).run_id != first_run:
             break
     else:

@@ -100,10 +100,7 @@ async def drill(stack: Stack, args: argparse.Namespace) -> bool:
         async def close(handle: WorkflowHandle[TicketWorkflow, TicketView]) -> None:
             try:
                 await update_patiently(
-                    handle,
-                    TicketWorkflow.close,
-                    Close(actor="agent:drill", reason="drill over"),
-                    plan.retries,
+                    handle, Close(actor="agent:drill", reason="drill over"), plan.retries
                 )
             except (RPCError, WorkflowUpdateFailedError, RPCTimeoutOrCancelledError) as exc:
                 refused.append(f"{handle.id}: close refused: {type(exc).__name__}: {exc}")

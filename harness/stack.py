@@ -68,8 +68,9 @@ from plumbing.temporal_client import TemporalConnectError, connect
 from policies.catalog import load_catalog
 from policies.snapshot import ResolvedSla
 from workflows.contract import SEARCH_ATTRIBUTES, search_attribute_cli_flags, ticket_workflow_id
-from workflows.messages import Acknowledge, TicketInput, TicketView
+from workflows.messages import Acknowledge, Action, TicketInput, TicketView
 from workflows.ticket import TicketWorkflow
+from workflows.updates import execute_action
 
 ROOT = Path(__file__).resolve().parents[1]
 T = TypeVar("T")
@@ -639,15 +640,14 @@ UPDATE_ATTEMPTS = 8
 
 
 async def update_patiently(
-    handle: WorkflowHandle[TicketWorkflow, TicketView], update: Any, arg: Any, retries: list[str]
+    handle: WorkflowHandle[TicketWorkflow, TicketView], action: Action, retries: list[str]
 ) -> TicketView:
     """`execute_update`, retried (bounded, with backoff) while the server answers "workflow not
     ready" (FAILED_PRECONDITION: its workflow task is failing or timed out, e.g. on a worker that
     was just killed or is overloaded), as a well-behaved integration would; each retry is noted."""
     for attempt in range(UPDATE_ATTEMPTS):
         try:
-            view: TicketView = await handle.execute_update(update, arg)
-            return view
+            return await execute_action(handle, action)
         except RPCError as exc:
             if exc.status != RPCStatusCode.FAILED_PRECONDITION or attempt == UPDATE_ATTEMPTS - 1:
                 raise
@@ -766,10 +766,7 @@ async def open_planned(
                 return
             try:
                 views[handle.id] = await update_patiently(
-                    handle,
-                    TicketWorkflow.acknowledge,
-                    Acknowledge(actor="agent:drill", message="on it"),
-                    plan.retries,
+                    handle, Acknowledge(actor="agent:drill", message="on it"), plan.retries
                 )
             except WorkflowUpdateFailedError as exc:
                 # e.g. AlreadyAcknowledged: an earlier attempt was applied after all.

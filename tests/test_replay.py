@@ -32,6 +32,7 @@ from ticketclock.worker import build_worker, workflow_runner
 from workflows.contract import ticket_workflow_id
 from workflows.messages import ChangeSeverity, TicketInput, TicketView
 from workflows.ticket import TicketWorkflow
+from workflows.updates import execute_action
 
 POLICY = """
 id = "replay-test"
@@ -128,11 +129,9 @@ async def test_policy_and_holiday_edits_never_move_a_running_ticket(
     # the ticket (severity up and back) uses the ticket's own snapshot, not the edited files.
     async with build_worker(dev_env.client, settings):
         assert await _due(handle) == before
-        await handle.execute_update(
-            TicketWorkflow.change_severity, ChangeSeverity(actor="a", severity="high", reason="x")
-        )
-        view = await handle.execute_update(
-            TicketWorkflow.change_severity,
+        await execute_action(handle, ChangeSeverity(actor="a", severity="high", reason="x"))
+        view = await execute_action(
+            handle,
             ChangeSeverity(actor="a", severity="normal", reason="back"),
         )
         assert view.clocks[0].due_at == before

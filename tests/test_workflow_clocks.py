@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
@@ -37,7 +38,7 @@ from workflows.messages import (
     TicketView,
 )
 from workflows.rules import ENDED_CYCLES_KEPT
-from workflows.ticket import TicketWorkflow
+from workflows.ticket import DELIVERY_HEARTBEAT, TicketWorkflow
 
 
 async def _status(handle: WorkflowHandle[Any, Any]) -> TicketView:
@@ -67,6 +68,19 @@ async def test_first_response_nobody_acts_warns_then_breaches_on_time(rig: Rig) 
     request = next(r for r in rig.hook.requests if r.json()["event"] == "breach")
     assert request.headers["idempotency-key"] == f"{handle.id}:first_response:1:breach"
     assert verify_signature(SECRET, request.body, request.headers["x-ticketclock-signature"])
+    # Deliveries heartbeat, so one cut off by a dead worker is retried within seconds, not after
+    # the whole start-to-close timeout (drills.failover).
+    history = await handle.fetch_history()
+    deliveries = [
+        e.activity_task_scheduled_event_attributes
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+        and e.activity_task_scheduled_event_attributes.activity_type.name == "deliver_notification"
+    ]
+    assert len(deliveries) == 2
+    for scheduled in deliveries:
+        assert scheduled.heartbeat_timeout.ToTimedelta() == DELIVERY_HEARTBEAT
+        assert scheduled.start_to_close_timeout.ToTimedelta() > DELIVERY_HEARTBEAT
 
 
 async def test_first_response_met_by_acknowledge_before_due(rig: Rig) -> None:

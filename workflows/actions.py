@@ -239,3 +239,7 @@ RULES: dict[type[Action], ActionRoute] = {
     route.model: route for route in (*ACTIONS, *OPERATOR_ACTIONS)
 }
 BY_NAME: dict[str, ActionRoute] = {route.update: route for route in ACTIONS}
+# Every Update the workflow answers by name: the agent actions and the operator's.
+UPDATE_ROUTES: dict[str, ActionRoute] = {
+    route.update: route for route in (*ACTIONS, *OPERATOR_ACTIONS)
+}
