@@ -26,7 +26,7 @@ from plumbing.binaries import temporal_cli
 from plumbing.processes import free_port
 from plumbing.temporal_client import data_converter
 from tests.support.api import ALL, Served, api_settings
-from tests.support.browser import DevTools, Page, chromium, visit
+from tests.support.browser import DevTools, Page, chromium, table_text, visit
 from ticketclock.worker import build_worker
 from workflows.contract import SEARCH_ATTRIBUTES, ticket_workflow_id
 
@@ -126,7 +126,7 @@ async def test_the_ui_shows_an_encrypted_ticket_decoded(tmp_path: Path) -> None:
     finally:
         await env.shutdown()
 
-    metadata = pages["metadata"].text
+    metadata = table_text(pages["metadata"].text)
     assert SUBJECT in metadata, metadata[-3000:]
     assert "Current Details" in metadata and "first_response\t1\tmet" in metadata, metadata
     history = pages["history"].text

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
-import re
 import tempfile
 import time
 from collections.abc import AsyncIterator, Callable
@@ -33,7 +32,7 @@ from api.app import create_app
 from plumbing.binaries import temporal_cli
 from plumbing.processes import free_port
 from tests.support.api import ALL, Served, api_settings
-from tests.support.browser import PAGE_TEXT, DevTools, Page, chromium, visit
+from tests.support.browser import PAGE_TEXT, DevTools, Page, chromium, table_text, visit
 from ticketclock.worker import build_worker
 from workflows.contract import SEARCH_ATTRIBUTES, ticket_workflow_id
 
@@ -157,7 +156,7 @@ async def test_a_ticket_in_the_web_ui(ui: Ui, tmp_path: Path) -> None:
     assert timer_summary in history.text, history.text[-2000:]
 
     # The cells carry em spaces so the UI's unpadded table stays legible; read them without.
-    metadata = re.sub(r"[\u2003 ]*\t[\u2003 ]*", "\t", pages["metadata"].text)
+    metadata = table_text(pages["metadata"].text)
     assert "\u2003" in pages["metadata"].text, "the current-details cells lost their gaps"
     for wanted in (
         summary,  # the static summary the API sets
