@@ -10,10 +10,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import ipaddress
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -45,6 +46,46 @@ def find_token(presented: str, tokens: tuple[ApiToken, ...]) -> ApiToken | None:
 
 def _unauthorized(message: str) -> ApiError:
     return ApiError(401, "Unauthorized", message, headers={"WWW-Authenticate": "Bearer"})
+
+
+def is_loopback(host: str | None) -> bool:
+    """Whether `host` is a loopback IP address (a name, even 'localhost', is not)."""
+    if not host:
+        return False
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_bearer_scope(
+    request: Request,
+    scope: str,
+    *,
+    missing: str,
+    logger: logging.Logger,
+    who: str,
+    headers: Mapping[str, str] | None = None,
+) -> ApiToken:
+    """The configured token the request's `Authorization: Bearer ...` presents, if it has `scope`.
+
+    401 with `missing` (and `WWW-Authenticate: Bearer`) when there is no bearer token, 401 for an
+    unknown one (logged on `logger` as `who`'s), 403 for one without `scope`; `headers` go on
+    each of those answers.
+    """
+    extra = dict(headers or {})
+    scheme, _, presented = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not presented.strip():
+        raise ApiError(
+            401, "Unauthorized", missing, headers={"WWW-Authenticate": "Bearer", **extra}
+        )
+    token = find_token(presented.strip(), request.app.state.settings.api_tokens)
+    if token is None:
+        logger.info("%s: rejected an unknown bearer token", who)
+        raise ApiError(401, "Unauthorized", "invalid bearer token", headers=extra)
+    if scope not in token.scopes:
+        raise ApiError(403, "Forbidden", f"this token lacks the {scope!r} scope", headers=extra)
+    return token
 
 
 # -- browser sessions ------------------------------------------------------------------------------

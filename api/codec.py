@@ -23,7 +23,6 @@ A payload the keys cannot open is a 400 naming why (unknown key id, tampered), a
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 from urllib.parse import urlsplit
 
@@ -31,7 +30,7 @@ from fastapi import APIRouter, Request, Response
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payloads
 
-from api.auth import SESSION_COOKIE, find_token, session_token
+from api.auth import SESSION_COOKIE, check_bearer_scope, is_loopback, session_token
 from api.errors import ApiError
 from plumbing.codec import CodecError, EncryptionCodec, is_encrypted
 from plumbing.temporal_client import codec as make_codec
@@ -64,12 +63,7 @@ def _cors(request: Request) -> dict[str, str]:
 
 
 def _loopback(host: str | None) -> bool:
-    if not host:
-        return False
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return host == "localhost"
+    return is_loopback(host) or host == "localhost"
 
 
 def _dev_ui_origin(request: Request) -> bool:
@@ -88,23 +82,15 @@ def _authorize(request: Request) -> None:
     header = request.headers.get("authorization", "")
     if not header and session_token(request.cookies.get(SESSION_COOKIE), tokens) is not None:
         return  # the board's session cookie: read scope, as a bearer token with tickets:read
-    scheme, _, presented = header.partition(" ")
-    if scheme.lower() != "bearer" or not presented.strip():
-        raise ApiError(
-            401,
-            "Unauthorized",
-            "the codec server needs a bearer token with tickets:read (or the board's session"
-            " cookie, from /signin) from this address",
-            headers={"WWW-Authenticate": "Bearer", **_cors(request)},
-        )
-    token = find_token(presented.strip(), tokens)
-    if token is None:
-        log.info("codec server: rejected an unknown bearer token")
-        raise ApiError(401, "Unauthorized", "invalid bearer token", headers=_cors(request))
-    if READ_SCOPE not in token.scopes:
-        raise ApiError(
-            403, "Forbidden", f"this token lacks the {READ_SCOPE!r} scope", headers=_cors(request)
-        )
+    check_bearer_scope(
+        request,
+        READ_SCOPE,
+        missing="the codec server needs a bearer token with tickets:read (or the board's session"
+        " cookie, from /signin) from this address",
+        logger=log,
+        who="codec server",
+        headers=_cors(request),
+    )
 
 
 async def _payloads(request: Request) -> Payloads:

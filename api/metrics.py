@@ -14,13 +14,11 @@ not loopback.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 
 from fastapi import APIRouter, Request, Response
 
-from api.auth import find_token
-from api.errors import ApiError
+from api.auth import check_bearer_scope, is_loopback
 from api.integrations import metrics as integration_metrics
 
 log = logging.getLogger(__name__)
@@ -31,32 +29,16 @@ READ_SCOPE = "tickets:read"
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
-def _loopback(host: str | None) -> bool:
-    if not host:
-        return False
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def _authorize(request: Request) -> None:
-    if _loopback(request.client.host if request.client else None):
+    if is_loopback(request.client.host if request.client else None):
         return
-    scheme, _, presented = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not presented.strip():
-        raise ApiError(
-            401,
-            "Unauthorized",
-            "metrics need a bearer token with tickets:read from this address",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    token = find_token(presented.strip(), request.app.state.settings.api_tokens)
-    if token is None:
-        log.info("metrics: rejected an unknown bearer token")
-        raise ApiError(401, "Unauthorized", "invalid bearer token")
-    if READ_SCOPE not in token.scopes:
-        raise ApiError(403, "Forbidden", f"this token lacks the {READ_SCOPE!r} scope")
+    check_bearer_scope(
+        request,
+        READ_SCOPE,
+        missing="metrics need a bearer token with tickets:read from this address",
+        logger=log,
+        who="metrics",
+    )
 
 
 @router.get("/metrics")
