@@ -9,7 +9,7 @@ its deadline in the calendar's zone, the warnings sent, and the business time le
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from api.schemas import DueInfo, TicketFilters, TicketPage, TicketSummary
@@ -131,25 +131,3 @@ def ticket_calendar(catalog: Catalog, view: TicketView) -> BusinessCalendar | No
         return cached_calendar(key, lambda: BusinessCalendar.from_spec(spec))
     except ValueError:
         return None
-
-
-def span_text(seconds: float | None) -> str:
-    """'2h 05m', '3d 4h', '45m', '30s'; a past instant as '-1h 10m'; None as '-'."""
-    if seconds is None:
-        return "-"
-    sign = "-" if seconds < 0 else ""
-    left = round(abs(seconds))
-    if left < 60:
-        return f"{sign}{left}s"
-    days, rest = divmod(left, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes = rest // 60
-    if days:
-        return f"{sign}{days}d {hours}h"
-    if hours:
-        return f"{sign}{hours}h {minutes:02d}m"
-    return f"{sign}{minutes}m"
-
-
-def span_of(delta: timedelta | None) -> str:
-    return span_text(None if delta is None else delta.total_seconds())
