@@ -21,6 +21,7 @@ from api.schemas import CreateTicket, ErrorBody, TicketFilters, TicketPage
 from api.temporal_gateway import TicketExists
 from api.visibility import list_query
 from plumbing.settings import Settings
+from policies.catalog import Catalog
 from policies.snapshot import Clock, ResolvedSla
 from workflows.actions import ACTIONS, ActionRoute
 from workflows.messages import Explanation, TicketInput, TicketView
@@ -44,6 +45,31 @@ _NOT_FOUND: dict[int | str, dict[str, Any]] = {
 
 def _summary(sla: ResolvedSla, subject: str | None) -> str:
     return f"{sla.policy_id} {sla.tier} {sla.terms().label}: {subject or '(no subject)'}"
+
+
+def ticket_input(body: CreateTicket, catalog: Catalog, opened_at: datetime) -> TicketInput:
+    """The workflow's input for `body`: its policy resolved as in effect at `opened_at`."""
+    sla = catalog.resolve(
+        body.policy,
+        body.tier,
+        body.severity,
+        body.customer,
+        channel=body.channel,
+        product=body.product,
+        opened_at=opened_at,
+        ticket_type=body.type,
+    )
+    return TicketInput(
+        key=body.key,
+        sla=sla,
+        customer=body.customer,
+        opened_at=opened_at,
+        subject=body.subject,
+        channel=body.channel,
+        product=body.product,
+        type=body.type,
+        intake=body.intake,
+    )
 
 
 def _details(ticket: TicketInput) -> str:
@@ -93,27 +119,8 @@ async def create_ticket(
     check_opened_at(  # 422 naming opened_at outside the window the settings name
         opened_at, now=now, max_age=settings.max_ticket_age, max_skew=settings.max_clock_skew
     )
-    sla = catalog.resolve(
-        body.policy,
-        body.tier,
-        body.severity,
-        body.customer,
-        channel=body.channel,
-        product=body.product,
-        opened_at=opened_at,
-        ticket_type=body.type,
-    )
-    ticket = TicketInput(
-        key=body.key,
-        sla=sla,
-        customer=body.customer,
-        opened_at=opened_at,
-        subject=body.subject,
-        channel=body.channel,
-        product=body.product,
-        type=body.type,
-        intake=body.intake,
-    )
+    ticket = ticket_input(body, catalog, opened_at)
+    sla = ticket.sla
     fingerprint = body.fingerprint()
     try:
         return await gateway.start_ticket(

@@ -26,7 +26,7 @@ from api.integrations.mapping import HelpdeskMapping, TicketFacts
 from api.integrations.metrics import IGNORED, REFUSED, count
 from api.schemas import CreateTicket
 from api.temporal_gateway import ActionRefused, TicketExists, TicketGateway, TicketNotFound
-from api.tickets import _details, _summary
+from api.tickets import _details, _summary, ticket_input
 from policies.catalog import Catalog
 from policies.errors import PolicyError
 from workflows.messages import (
@@ -40,7 +40,6 @@ from workflows.messages import (
     Reopen,
     RequestCustomerInfo,
     Resolve,
-    TicketInput,
     TicketView,
 )
 from workflows.rules import DUPLICATE_EVENT
@@ -99,27 +98,12 @@ async def _create(
         subject=(plan.subject or None) and (plan.subject or "")[:200],
         opened_at=opened_at,
     )
-    sla = catalog.resolve(
-        body.policy,
-        body.tier,
-        body.severity,
-        body.customer,
-        channel=body.channel,
-        opened_at=opened_at,
-    )
-    ticket = TicketInput(
-        key=body.key,
-        sla=sla,
-        customer=body.customer,
-        opened_at=opened_at,
-        subject=body.subject,
-        channel=body.channel,
-    )
+    ticket = ticket_input(body, catalog, opened_at)
     try:
         await gateway.start_ticket(
             ticket,
             fingerprint=body.fingerprint(),
-            summary=_summary(sla, body.subject),
+            summary=_summary(ticket.sla, body.subject),
             details=_details(ticket),
         )
     except TicketExists:
