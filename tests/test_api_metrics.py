@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-import socket
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -27,7 +26,7 @@ from api.app import create_app
 from api.integrations import signatures
 from plumbing.settings import ApiToken
 from tests.support import unique
-from tests.support.api import ALL, READER, Served, api_settings
+from tests.support.api import ALL, READER, Served, api_settings, non_loopback_address
 from ticketclock.worker import build_worker
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,16 +57,6 @@ def parse(text: str) -> tuple[Series, dict[str, str]]:
 
 def series(name: str, **labels: str) -> tuple[str, frozenset[tuple[str, str]]]:
     return name, frozenset(labels.items())
-
-
-def _non_loopback_address() -> str | None:
-    try:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-            sock.connect(("192.0.2.1", 9))  # no packet is sent: just picks the outgoing interface
-            address = str(sock.getsockname()[0])
-    except OSError:
-        return None
-    return None if address.startswith("127.") else address
 
 
 def zd_event(kind: str, ticket_id: int, event: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -130,7 +119,7 @@ async def api(dev_env: WorkflowEnvironment) -> AsyncIterator[Api]:
 
     served = Served(create_app(settings, client_factory))
     served.server.config.host = "0.0.0.0"  # noqa: S104
-    address = _non_loopback_address()
+    address = non_loopback_address()
     async with (
         build_worker(dev_env.client, settings),
         served,

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import dataclasses
 import os
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -33,7 +32,7 @@ from plumbing.codec import (
 from plumbing.settings import ApiToken, Settings, SettingsError, load_settings
 from plumbing.temporal_client import codec as settings_codec
 from plumbing.temporal_client import data_converter
-from tests.support.api import ALL, READER, Served, api_settings
+from tests.support.api import ALL, READER, Served, api_settings, non_loopback_address
 from ticketclock.devstack import DevStack
 
 KEY_A = bytes(range(32))
@@ -263,18 +262,8 @@ async def test_another_browser_origin_on_loopback_needs_a_token(
     assert reader.status_code == 200 and _read(reader) == [plain(SECRET)]
 
 
-def _non_loopback_address() -> str | None:
-    try:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-            sock.connect(("192.0.2.1", 9))  # no packet is sent: just picks the outgoing interface
-            address = str(sock.getsockname()[0])
-    except OSError:
-        return None
-    return None if address.startswith("127.") else address
-
-
 async def test_a_remote_caller_needs_a_token_with_tickets_read() -> None:
-    address = _non_loopback_address()
+    address = non_loopback_address()
     if address is None:
         pytest.skip("this machine has no non-loopback IPv4 address to call from")
     s = dataclasses.replace(
@@ -305,7 +294,7 @@ async def test_a_remote_browser_signed_in_to_the_board_decodes_with_its_session_
     /signin (read scope) opens /codec/decode from a non-loopback caller with no bearer header;
     a tampered, foreign or absent cookie is 401 and reveals nothing (fails on the code before:
     the cookie was ignored, 401)."""
-    address = _non_loopback_address()
+    address = non_loopback_address()
     if address is None:
         pytest.skip("this machine has no non-loopback IPv4 address to call from")
     s = dataclasses.replace(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from typing import Any
 
@@ -14,6 +15,18 @@ from plumbing.settings import ApiToken, Settings
 
 ALL = "e2e-all-scopes-token-0123456789"
 READER = "e2e-read-only-token-0123456789"
+
+
+def non_loopback_address() -> str | None:
+    """This machine's outgoing IPv4 address, to call a server on 0.0.0.0 from off loopback;
+    None where there is none."""
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.connect(("192.0.2.1", 9))  # no packet is sent: just picks the outgoing interface
+            address = str(sock.getsockname()[0])
+    except OSError:
+        return None
+    return None if address.startswith("127.") else address
 
 
 class Served:
