@@ -35,11 +35,12 @@ from temporalio.api.enums.v1 import EventType, TimeoutType
 from temporalio.client import WorkflowHandle
 
 from harness.stack import (
+    RETRY_SETTLE_S,
     Arrival,
     Ledgers,
     Proc,
     Stack,
-    await_keys,
+    await_after_kills,
     iso,
     judge,
     ledgers,
@@ -51,14 +52,12 @@ from harness.stack import (
     summary,
 )
 from workflows.messages import TicketView
-from workflows.ticket import DELIVERY_TIMEOUT, TicketWorkflow
+from workflows.ticket import TicketWorkflow
 
 Handle = WorkflowHandle[TicketWorkflow, TicketView]
 
 # The bar of issue 12: with a second worker alive, breaches are at most seconds late.
 LATE_P99_S = 3.0
-# A delivery cut off by a kill is retried once its start-to-close timeout passes.
-RETRY_SETTLE_S = DELIVERY_TIMEOUT.total_seconds() + 10
 
 
 async def restart(stack: Stack, proc: Proc) -> float:
@@ -104,20 +103,7 @@ async def drill(stack: Stack, workers: list[Proc], args: argparse.Namespace) -> 
     except BaseException:
         killing.cancel()
         raise
-    print(
-        f"  opened {len(plan.handles)} tickets ({plan.acked} acknowledged) in "
-        f"{time.monotonic() - t0:.1f}s; {len(plan.required)} notifications expected",
-        flush=True,
-    )
-    await killing
-    last_kill = time.monotonic()
-    deadline = last_kill + max(0.0, plan.last_due - time.time()) + RETRY_SETTLE_S + 30
-    arrived = await await_keys(stack.receiver, plan.required, deadline)
-    # A delivery cut off by the last kill may arrive once more after its timeout: wait for it.
-    settle = max(0.0, last_kill + args.settle - time.monotonic())
-    if arrived and settle:
-        print(f"  all keys in; waiting {settle:.0f}s more for retried (duplicate) deliveries")
-        await asyncio.sleep(settle)
+    await await_after_kills(stack, plan, killing, t0=t0, settle_s=args.settle)
     ledger, flaky = await patient_ledgers(plan.handles)
     plan.expect(ledger.views)  # final: judged from each ticket's own ledger
     receiver = stack.receiver

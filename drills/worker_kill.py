@@ -20,8 +20,9 @@ import sys
 import time
 
 from harness.stack import (
+    RETRY_SETTLE_S,
     Stack,
-    await_keys,
+    await_after_kills,
     iso,
     judge,
     ledgers,
@@ -32,10 +33,6 @@ from harness.stack import (
     print_findings,
     verdict,
 )
-from workflows.ticket import DELIVERY_TIMEOUT
-
-# A delivery cut off by a kill is retried once its start-to-close timeout passes.
-RETRY_SETTLE_S = DELIVERY_TIMEOUT.total_seconds() + 10
 
 
 async def drill(stack: Stack, args: argparse.Namespace) -> bool:
@@ -58,20 +55,7 @@ async def drill(stack: Stack, args: argparse.Namespace) -> bool:
 
     killing = asyncio.create_task(killer())
     plan = await open_planned(stack, args.tickets, window=args.window, target=args.target)
-    print(
-        f"  opened {len(plan.handles)} tickets ({plan.acked} acknowledged) in "
-        f"{time.monotonic() - t0:.1f}s; {len(plan.required)} notifications expected",
-        flush=True,
-    )
-    await killing
-    last_kill = time.monotonic()
-    deadline = last_kill + max(0.0, plan.last_due - time.time()) + RETRY_SETTLE_S + 30
-    arrived = await await_keys(stack.receiver, plan.required, deadline)
-    # A delivery cut off by the last kill may arrive once more after its timeout: wait for it.
-    settle = max(0.0, last_kill + args.settle - time.monotonic())
-    if arrived and settle:
-        print(f"  all keys in; waiting {settle:.0f}s more for retried (duplicate) deliveries")
-        await asyncio.sleep(settle)
+    await await_after_kills(stack, plan, killing, t0=t0, settle_s=args.settle)
     ledger = await ledgers(plan.handles)
     plan.expect(ledger.views)  # final: judged from each ticket's own ledger
     receiver = stack.receiver

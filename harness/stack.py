@@ -69,7 +69,7 @@ from policies.catalog import load_catalog
 from policies.snapshot import ResolvedSla
 from workflows.contract import SEARCH_ATTRIBUTES, search_attribute_cli_flags, ticket_workflow_id
 from workflows.messages import Acknowledge, Action, TicketInput, TicketView
-from workflows.ticket import TicketWorkflow
+from workflows.ticket import DELIVERY_TIMEOUT, TicketWorkflow
 from workflows.updates import execute_action
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -781,6 +781,35 @@ async def open_planned(
         views.update((await ledgers(unknown, settle_s=0)).views)
     plan.expect(views)
     return plan
+
+
+# A delivery cut off by a killed worker is retried once its start-to-close timeout passes.
+RETRY_SETTLE_S = DELIVERY_TIMEOUT.total_seconds() + 10
+
+
+async def await_after_kills(
+    stack: Stack, plan: Planned, killing: asyncio.Task[None], *, t0: float, settle_s: float
+) -> bool:
+    """A kill drill's wait once its tickets are open (`t0`: time.monotonic() at the drill's
+    start): say how many, let the kills (`killing`) end, wait for every required key (until the
+    latest is due, plus RETRY_SETTLE_S and 30 s) and, when all came, until `settle_s` after the
+    last kill. Whether every required key arrived."""
+    assert stack.receiver is not None
+    print(
+        f"  opened {len(plan.handles)} tickets ({plan.acked} acknowledged) in "
+        f"{time.monotonic() - t0:.1f}s; {len(plan.required)} notifications expected",
+        flush=True,
+    )
+    await killing
+    last_kill = time.monotonic()
+    deadline = last_kill + max(0.0, plan.last_due - time.time()) + RETRY_SETTLE_S + 30
+    arrived = await await_keys(stack.receiver, plan.required, deadline)
+    # A delivery cut off by the last kill may arrive once more after its timeout: wait for it.
+    settle = max(0.0, last_kill + settle_s - time.monotonic())
+    if arrived and settle:
+        print(f"  all keys in; waiting {settle:.0f}s more for retried (duplicate) deliveries")
+        await asyncio.sleep(settle)
+    return arrived
 
 
 @dataclass
