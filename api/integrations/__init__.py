@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -25,7 +27,7 @@ from pydantic import ValidationError
 
 from api.errors import ApiError, field_path
 from api.integrations import jira, metrics, signatures, zendesk
-from api.integrations.apply import carry_out
+from api.integrations.apply import ShapeError, carry_out
 from api.integrations.mapping import HelpdeskMapping, MappingError, load_mapping
 from api.schemas import ErrorBody
 from api.temporal_gateway import TicketGateway
@@ -70,6 +72,19 @@ def _shape_error(helpdesk: str, field: str, message: str) -> ApiError:
     metrics.count(metrics.REJECTED, helpdesk, "422")
     text = message if message.startswith(f"{field}:") else f"{field}: {message}"
     return ApiError(422, "ValidationError", text, field=field)
+
+
+@contextmanager
+def _shape_errors(helpdesk: str) -> Iterator[None]:
+    """A payload of the wrong shape (pydantic's or the helpdesk module's verdict): 422 naming the
+    field."""
+    try:
+        yield
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise _shape_error(helpdesk, field_path(err["loc"]), err["msg"]) from None
+    except ShapeError as exc:
+        raise _shape_error(helpdesk, exc.field, str(exc)) from None
 
 
 def _unauthorized(helpdesk: str, exc: signatures.SignatureRefused) -> ApiError:
@@ -118,14 +133,9 @@ def build_router(settings: Settings, catalog: Catalog) -> APIRouter:
         except signatures.SignatureRefused as exc:
             raise _unauthorized("zendesk", exc) from None
         data = _json("zendesk", body)
-        try:
+        with _shape_errors("zendesk"):
             event = zendesk.ZendeskEvent.model_validate(data)
             plan = zendesk.plan(event, zd_mapping)
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            raise _shape_error("zendesk", field_path(err["loc"]), err["msg"]) from None
-        except zendesk.ShapeError as exc:
-            raise _shape_error("zendesk", exc.field, str(exc)) from None
         metrics.count(metrics.RECEIVED, "zendesk")
         gateway: TicketGateway = request.app.state.gateway
         return await carry_out(plan, zd_mapping, gateway, catalog)
@@ -150,14 +160,9 @@ def build_router(settings: Settings, catalog: Catalog) -> APIRouter:
         if not identifier or len(identifier) > 200:
             raise _shape_error("jira", signatures.JIRA_IDENTIFIER, "required (1-200 characters)")
         data = _json("jira", body)
-        try:
+        with _shape_errors("jira"):
             event = jira.JiraEvent.model_validate(data)
             plan = jira.plan(event, identifier, jira_mapping)
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            raise _shape_error("jira", field_path(err["loc"]), err["msg"]) from None
-        except jira.ShapeError as exc:
-            raise _shape_error("jira", exc.field, str(exc)) from None
         metrics.count(metrics.RECEIVED, "jira")
         gateway: TicketGateway = request.app.state.gateway
         return await carry_out(plan, jira_mapping, gateway, catalog)

@@ -82,6 +82,14 @@ class Plan:
     eta_at: datetime | None = None  # next-update promise for agent responses (mapping)
 
 
+class ShapeError(ValueError):
+    """A payload a helpdesk module cannot make a `Plan` of; `field` names where."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
 async def _create(
     plan: Plan, mapping: HelpdeskMapping, gateway: TicketGateway, catalog: Catalog
 ) -> bool:

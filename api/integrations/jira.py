@@ -27,6 +27,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.integrations.apply import Plan, Step
+from api.integrations.apply import ShapeError as ShapeError  # jira.ShapeError, as before
 from api.integrations.mapping import HelpdeskMapping, TicketFacts, fold
 
 ISSUE_KEY = re.compile(r"^[A-Z][A-Z0-9_]{0,49}-[0-9]{1,18}$")
@@ -90,12 +91,6 @@ class JiraEvent(_In):
     issue: Issue
     changelog: Changelog | None = None
     comment: Comment | None = None
-
-
-class ShapeError(ValueError):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
 
 
 def _created(raw: str | None) -> datetime | None:

@@ -26,6 +26,7 @@ from typing import Any
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from api.integrations.apply import Plan, Step
+from api.integrations.apply import ShapeError as ShapeError  # zendesk.ShapeError, as before
 from api.integrations.mapping import HelpdeskMapping, TicketFacts, fold
 
 EVENT_PREFIX = "zen:event-type:ticket."
@@ -90,12 +91,6 @@ class ZendeskEvent(_In):
     subject: str | None = None
     detail: Detail
     event: EventBody = EventBody()
-
-
-class ShapeError(ValueError):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
 
 
 def ticket_key(ticket_id: str) -> str:
