@@ -218,6 +218,20 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_middleware(CatchAllMiddleware)
 
 
+class TrackedSend:
+    """An ASGI `send` that notes whether the response has started (its headers went out), after
+    which an error can no longer be answered with a response of its own."""
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self.started = False
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.started = True
+        await self._send(message)
+
+
 class CatchAllMiddleware:
     """Answers an unhandled exception with a 500 JSON body carrying no details, and logs it.
 
@@ -232,19 +246,12 @@ class CatchAllMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
+        sent = TrackedSend(send)
         try:
-            await self.app(scope, receive, tracking_send)
+            await self.app(scope, receive, sent)
         except Exception:
             log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
-            if started:
+            if sent.started:
                 raise
             response = error_response(500, "InternalError", "internal error")
             await response(scope, receive, send)

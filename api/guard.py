@@ -32,7 +32,7 @@ from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth import SESSION_SCOPE, cookie_value, find_token, required_scope, session_token
-from api.errors import ApiError, error_response
+from api.errors import ApiError, TrackedSend, error_response
 from plumbing.redact import redact_query
 from plumbing.settings import ApiToken, Settings
 
@@ -134,19 +134,12 @@ class RequestGuard:
                     raise BodyTooLarge(counter.limit)
             return message
 
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
+        sent = TrackedSend(send)
         try:
-            await self.app(scope, counted_receive, tracking_send)
+            await self.app(scope, counted_receive, sent)
         except BodyTooLarge:
             # Read by something that does not answer it itself (FastAPI's routes do).
-            if started:
+            if sent.started:
                 raise
             await _answer(too_large(self.max_body_bytes), scope, receive, send)
 
