@@ -40,7 +40,7 @@ from tests.support.fakes import (
     FakeGateway,
 )
 from workflows.actions import ACTIONS, OPERATOR_ACTIONS, UPDATE_ROUTES
-from workflows.messages import TicketStatus
+from workflows.messages import Action, TicketStatus
 from workflows.ticket import TicketWorkflow
 from workflows.updates import update_name
 
@@ -58,7 +58,9 @@ async def http(gateway: FakeGateway) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-def assert_error(resp: httpx.Response, status: int, field: str | None, type_: str | None = None):
+def assert_error(
+    resp: httpx.Response, status: int, field: str | None, type_: str | None = None
+) -> dict[str, Any]:
     assert resp.status_code == status, resp.text
     error = resp.json()["error"]
     if field is not None:
@@ -66,6 +68,7 @@ def assert_error(resp: httpx.Response, status: int, field: str | None, type_: st
         assert field in error["message"], error
     if type_ is not None:
         assert error["type"] == type_, error
+    assert isinstance(error, dict)
     return error
 
 
@@ -160,7 +163,7 @@ async def test_a_body_that_is_not_json_is_422_naming_the_body(
 
 # -- actions -----------------------------------------------------------------------------------
 ACTION_BODIES: dict[str, dict[str, Any]] = {route.update: route.example for route in ACTIONS}
-MODELS = {route.update: route.model for route in ACTIONS}
+MODELS: dict[str, type[Action]] = {route.update: route.model for route in ACTIONS}
 
 
 def test_every_action_is_an_update_of_the_workflow() -> None:
