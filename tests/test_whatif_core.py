@@ -11,7 +11,7 @@ import pytest
 from policies.catalog import Catalog, load_catalog, parse_candidate
 from policies.errors import PolicyError
 from policies.snapshot import Clock
-from workflows import core
+from workflows import core, rules
 from workflows.deadlines import deadline_for
 from workflows.messages import (
     Acknowledge,
@@ -98,6 +98,28 @@ def test_an_action_after_a_deadline_whose_timer_is_late_keeps_the_breach() -> No
     ic = next(c for c in decision.state.cycles if c.clock == Clock.incident_commander)
     assert ic.status == CycleStatus.breached
     assert ic.breached_at == T0 + timedelta(seconds=3)
+
+
+def test_the_old_rule_stays_available_for_histories_recorded_before_it() -> None:
+    """Replaying a history recorded before overdue cycles were breached ahead of an action must
+    make the same commands: the workflow passes `breach_overdue=False` there (a patch marker
+    decides, see workflows/ticket.py), and the core then takes the action as it did."""
+    shell = _Shell(_input(), T0, deadline=deadline_for)
+    shell.now = T0 + timedelta(seconds=1)
+    shell.decide(Acknowledge(actor="a"))
+    shell.settle()
+    shell.decide(EngineeringAck(actor="e"))
+    shell.settle()
+    change = ChangeSeverity(actor="a", severity="sev2", reason="r")
+    late = T0 + timedelta(seconds=3.4)
+    new = core.decide(shell.state, change, late)
+    old = core.decide(shell.state, change, late, breach_overdue=False)
+    assert new.state is not None and old.state is not None
+    ic_new = next(c for c in new.state.cycles if c.clock == Clock.incident_commander)
+    ic_old = next(c for c in old.state.cycles if c.clock == Clock.incident_commander)
+    assert ic_new.status == CycleStatus.breached and ic_old.status != CycleStatus.breached
+    assert any(isinstance(e, rules.Notify) for e in new.effects)
+    assert not any(isinstance(e, rules.Notify) for e in old.effects)
 
 
 def test_replay_and_judge() -> None:

@@ -33,7 +33,7 @@ from workflows.messages import (
     TicketInput,
     TicketStatus,
 )
-from workflows.ticket import TicketWorkflow
+from workflows.ticket import BREACH_OVERDUE_PATCH, TicketWorkflow
 from workflows.updates import execute_action
 from workflows.views import CELL_GAP
 
@@ -126,6 +126,22 @@ async def test_refusals_have_stable_types_and_never_enter_history(desk: Desk) ->
     assert len(accepted) == 1
     view = await handle.query(TicketWorkflow.status)
     assert [e.action for e in view.events if e.via == "update"] == ["close"]
+
+
+async def test_actions_record_the_breach_overdue_patch(desk: Desk) -> None:
+    # New tickets take actions under the rule that breaches overdue cycles first, and say so in
+    # their history (a patch marker), so a replay of an older history keeps the older rule.
+    handle = await desk.open(_long())
+    eta = datetime.now(UTC) + timedelta(minutes=30)
+    await execute_action(handle, Acknowledge(actor="agent:a", next_update_eta=eta))
+    history = await handle.fetch_history()
+    patches = [
+        e.marker_recorded_event_attributes.details["patch-data"].payloads[0].data
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
+        and e.marker_recorded_event_attributes.marker_name == "core_patch"
+    ]
+    assert any(BREACH_OVERDUE_PATCH.encode() in data for data in patches), patches
 
 
 async def test_an_unknown_or_malformed_update_is_refused_before_history(desk: Desk) -> None:

@@ -64,6 +64,10 @@ DELIVERY_RETRY = RetryPolicy(
     non_retryable_error_types=["DeliveryRejected", "NoSuchDestination"],
 )
 _SA_KEYS = {key.name: key for key in SEARCH_ATTRIBUTES}
+# An action breaches every SLA cycle already past its deadline before it applies (issue 17 found a
+# late timer losing a breach). Histories recorded before that rule took their actions without it,
+# and may then have scheduled different notifications: replaying them keeps the old rule.
+BREACH_OVERDUE_PATCH = "breach-overdue-before-action"
 
 
 def _refuse(refusal: rules.Refusal) -> ApplicationError:
@@ -382,7 +386,9 @@ class TicketWorkflow:
         await workflow.wait_condition(lambda: self._opened and self._settled())
         async with self._lock:
             # Decided under the lock: another handler may have changed the ticket meanwhile.
-            decision = core.decide(self._s, a, workflow.now())
+            decision = core.decide(
+                self._s, a, workflow.now(), breach_overdue=workflow.patched(BREACH_OVERDUE_PATCH)
+            )
             if decision.refusal is not None:
                 if decision.refusal.type == "InternalError":
                     workflow.logger.error(
@@ -423,7 +429,13 @@ class TicketWorkflow:
                 actor = core.actor_of(data)
                 self._s = core.refused_signal(self._s, name, actor, parsed, workflow.now())
                 return
-            decision = core.decide(self._s, parsed, workflow.now(), via="signal")
+            decision = core.decide(
+                self._s,
+                parsed,
+                workflow.now(),
+                via="signal",
+                breach_overdue=workflow.patched(BREACH_OVERDUE_PATCH),
+            )
             if decision.refusal is not None:
                 # An invalid signal changes nothing; the ledger says it was refused and why.
                 self._s = core.refused_signal(
