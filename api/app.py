@@ -10,17 +10,15 @@ a token; `/readyz` answers 503 until Temporal answers a cheap call.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI
-from temporalio.client import Client
 
 from api import board, codec, integrations, metrics, policies, reports, tickets
 from api.deps import Gateway
 from api.errors import install_error_handlers
 from api.guard import MAX_BODY_BYTES, RequestGuard, install_access_log_filter, rate_limiter
 from api.schemas import ErrorBody
-from api.temporal_gateway import TemporalGateway, TicketGateway
+from api.temporal_gateway import ClientFactory, TemporalGateway, TicketGateway
 from plumbing.settings import Settings, load_settings
 from plumbing.telemetry import instrument_api
 from policies.catalog import Catalog, load_catalog
@@ -40,7 +38,7 @@ Every `/v1` call needs `Authorization: Bearer <token>` with the scope the route 
 
 def create_app(
     settings: Settings | None = None,
-    client_factory: Callable[[], Awaitable[Client]] | None = None,
+    client_factory: ClientFactory | None = None,
     *,
     gateway: TicketGateway | None = None,
     catalog: Catalog | None = None,
@@ -102,13 +100,10 @@ def create_app(
     return app
 
 
-def _default_client_factory(settings: Settings) -> Callable[[], Awaitable[Client]]:
+def _default_client_factory(settings: Settings) -> ClientFactory:
     from plumbing.temporal_client import connect
 
-    async def factory() -> Client:
-        return await connect(settings)
-
-    return factory
+    return lambda: connect(settings)
 
 
 def app_factory() -> FastAPI:

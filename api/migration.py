@@ -18,19 +18,17 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Path, Request
+from fastapi import APIRouter, Body, Path
 from pydantic import BaseModel, ConfigDict, Field
-from temporalio.client import Client
-from temporalio.service import RPCError
 
 from api.auth import CanAct, CanRead
 from api.deps import CatalogDep, Gateway, TicketKey
 from api.errors import ApiError
 from api.schemas import ErrorBody
-from api.temporal_gateway import TemporalUnavailable, _translated
+from api.temporal_gateway import QueryRejected, TooManyTickets
 from api.visibility import WORKFLOW_TYPE, literal
 from policies.catalog import Catalog
 from policies.errors import PolicyError
@@ -39,13 +37,11 @@ from workflows.contract import (
     SA_POLICY,
     InvalidTicketKey,
     ticket_key_from_workflow_id,
-    ticket_workflow_id,
 )
 from workflows.deadlines import deadline_for
 from workflows.messages import Migrate, MigrateMode, TicketInput, TicketView
 from workflows.migration import migrated_cycle
 from workflows.rules import deadline_request, new_state
-from workflows.ticket import TicketWorkflow
 from workflows.whatif import resolve_candidate
 
 tickets_router = APIRouter(tags=["tickets"])  # mounted under /v1/tickets by api/tickets.py
@@ -53,8 +49,6 @@ policies_router = APIRouter(tags=["policies"])  # mounted under /v1/policies by 
 
 MAX_PLAN = 5000
 CONCURRENCY = 8
-RPC_TIMEOUT = timedelta(seconds=20)
-UPDATE_TIMEOUT = timedelta(seconds=60)
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "Missing or invalid bearer token."},
@@ -95,25 +89,6 @@ class PlanRequest(BaseModel):
     )
 
 
-def _client(request: Request) -> Any:
-    client = getattr(request.app.state.gateway, "client", None)
-    if client is None:
-        raise ApiError(501, "MigrationUnavailable", "migration needs the Temporal gateway")
-    return client
-
-
-async def ticket_input(client: Client, key: str) -> TicketInput:
-    """The input of the ticket's current run: its resolution inputs (and carried state)."""
-    handle = client.get_workflow_handle(ticket_workflow_id(key))
-    with _translated(key):
-        async for event in handle.fetch_history_events(page_size=1, rpc_timeout=RPC_TIMEOUT):
-            payloads = event.workflow_execution_started_event_attributes.input.payloads
-            [inp] = await client.data_converter.decode(payloads, [TicketInput])
-            assert isinstance(inp, TicketInput)
-            return inp
-    raise ApiError(404, "TicketNotFound", f"key: no ticket {key!r}", field="key")
-
-
 def resolve_version(catalog: Catalog, inp: TicketInput, version: str) -> ResolvedSla:
     """`version` of the ticket's policy, resolved with the ticket's own inputs (422 naming
     `to_version` if the catalogue has no such version or it cannot serve the ticket)."""
@@ -135,7 +110,6 @@ def resolve_version(catalog: Catalog, inp: TicketInput, version: str) -> Resolve
 async def migrate_ticket(
     key: TicketKey,
     body: Annotated[MigrateRequest, Body()],
-    request: Request,
     _: CanAct,
     gateway: Gateway,
     catalog: CatalogDep,
@@ -144,22 +118,12 @@ async def migrate_ticket(
     met and breached history kept, old and new deadlines in the ledger; a clock now past its new
     deadline breaches (and notifies) at once. 409 with its type if refused."""
     await gateway.status(key)  # 404 for an unknown ticket before anything else
-    client: Client = await _client(request)()
-    inp = await ticket_input(client, key)
+    inp = await gateway.ticket_input(key)
     sla = resolve_version(catalog, inp, body.to_version)
     payload = Migrate(
         actor=body.actor, to_version=body.to_version, reason=body.reason, mode=body.mode, sla=sla
     )
-    handle = client.get_workflow_handle(ticket_workflow_id(key))
-    with _translated(key):
-        view: TicketView = await handle.execute_update(
-            "migrate",  # by name: the Update is the action table's (workflows.actions.MIGRATE)
-            payload,
-            id=f"migrate:{body.to_version}",
-            result_type=TicketView,
-            rpc_timeout=UPDATE_TIMEOUT,
-        )
-    return view
+    return await gateway.migrate(key, payload, update_id=f"migrate:{body.to_version}")
 
 
 def _balanced(query: str) -> bool:
@@ -187,8 +151,8 @@ def _balanced(query: str) -> bool:
 async def migration_plan(
     policy_id: Annotated[str, Path()],
     body: PlanRequest,
-    request: Request,
     _: CanRead,
+    gateway: Gateway,
     catalog: CatalogDep,
 ) -> dict[str, Any]:
     if policy_id not in catalog.ids():
@@ -212,23 +176,17 @@ async def migration_plan(
                 422, "ValidationError", "query: unbalanced parentheses or quotes", field="query"
             )
         clauses.append(f"({body.query})")
-    client: Client = await _client(request)()
-    ids: list[str] = []
     try:
-        async for execution in client.list_workflows(" AND ".join(clauses), page_size=1000):
-            if execution.id not in ids:
-                ids.append(execution.id)
-            if len(ids) > MAX_PLAN:
-                raise ApiError(
-                    422,
-                    "ValidationError",
-                    f"query: more than {MAX_PLAN} tickets; narrow it",
-                    field="query",
-                )
-    except RPCError as exc:
-        if "invalid" in exc.message.lower() or "syntax" in exc.message.lower():
-            raise ApiError(422, "ValidationError", f"query: {exc.message}", field="query") from None
-        raise TemporalUnavailable(f"{exc.status.name if exc.status else 'RPC'}: {exc}") from exc
+        ids = await gateway.workflow_ids(" AND ".join(clauses), limit=MAX_PLAN)
+    except TooManyTickets:
+        raise ApiError(
+            422,
+            "ValidationError",
+            f"query: more than {MAX_PLAN} tickets; narrow it",
+            field="query",
+        ) from None
+    except QueryRejected as exc:
+        raise ApiError(422, "ValidationError", f"query: {exc.message}", field="query") from None
     now = datetime.now(UTC)
     gate = asyncio.Semaphore(CONCURRENCY)
 
@@ -239,9 +197,7 @@ async def migration_plan(
             return None
         async with gate:
             try:
-                handle = client.get_workflow_handle_for(TicketWorkflow.run, workflow_id)
-                view = await handle.query(TicketWorkflow.status, rpc_timeout=RPC_TIMEOUT)
-                inp = await ticket_input(client, key)
+                view, inp = await gateway.running_ticket(workflow_id)
             except Exception as exc:  # noqa: BLE001 - reported per ticket
                 return {"key": key, "error": f"{type(exc).__name__}: {str(exc)[:200]}"}
         if view.policy_version == body.to_version:

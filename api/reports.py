@@ -2,43 +2,33 @@
 
 No second store: tickets come from Temporal visibility (workflows started in [from, to), running
 and closed alike), and each one's ledger from the workflow itself: the `status` query while it
-runs, its result once completed. The arithmetic is `api.report.build_report`, a pure
-function over those ledgers.
+runs, its result once completed; the gateway reads them (`TicketGateway.report_ledgers`). The
+arithmetic is `api.report.build_report`, a pure function over those ledgers.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
-from temporalio.client import (
-    Client,
-    RPCTimeoutOrCancelledError,
-    WorkflowExecution,
-    WorkflowExecutionStatus,
-)
-from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import CanRead
 from api.bounds import Instant
-from api.deps import CatalogDep
+from api.deps import CatalogDep, Gateway
 from api.due import rank_of
 from api.errors import ApiError
 from api.report import GroupBy, ReportQuery, Skipped, SlaReport, build_report
 from api.report_html import CONTENT_SECURITY_POLICY, render_html
 from api.schemas import ErrorBody
-from api.temporal_gateway import TemporalUnavailable
+from api.temporal_gateway import TicketGateway, TooManyTickets
 from api.visibility import WORKFLOW_TYPE, literal
 from policies.catalog import Catalog
-from workflows.contract import SA_POLICY, InvalidTicketKey, ticket_key_from_workflow_id
-from workflows.messages import TicketView
-from workflows.ticket import TicketWorkflow
+from workflows.contract import SA_POLICY
 
 log = logging.getLogger(__name__)
 
@@ -47,15 +37,6 @@ router = APIRouter(prefix="/v1/reports", tags=["reports"])
 DEFAULT_SPAN = timedelta(days=7)
 MAX_SPAN = timedelta(days=366)
 MAX_TICKETS = 5000  # more: narrow the range (each ticket costs a query or a result fetch)
-CONCURRENCY = 8
-RPC_TIMEOUT = timedelta(seconds=10)
-
-_UNAVAILABLE = {
-    RPCStatusCode.UNAVAILABLE,
-    RPCStatusCode.DEADLINE_EXCEEDED,
-    RPCStatusCode.CANCELLED,
-    RPCStatusCode.RESOURCE_EXHAUSTED,
-}
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "Missing or invalid bearer token."},
@@ -89,103 +70,6 @@ class ReportParams(BaseModel):
     group_by: GroupBy = Field("severity", description="severity | tier | clock")
 
 
-# -- where the ledgers come from ---------------------------------------------------------------
-class ReportSource(Protocol):
-    async def ledgers(
-        self, visibility_query: str, *, limit: int
-    ) -> tuple[list[TicketView], list[Skipped]]:
-        """Every ticket the query lists (at most `limit`, else `TooManyTickets`), read."""
-        ...
-
-
-class TooManyTickets(Exception):
-    pass
-
-
-class TemporalReportSource:
-    """Visibility for the list, then each ticket's ledger, at most `concurrency` at a time."""
-
-    def __init__(
-        self, client: Callable[[], Awaitable[Client]], *, concurrency: int = CONCURRENCY
-    ) -> None:
-        self._client = client
-        self._concurrency = concurrency
-
-    async def ledgers(
-        self, visibility_query: str, *, limit: int
-    ) -> tuple[list[TicketView], list[Skipped]]:
-        client = await self._client()
-        latest: dict[str, WorkflowExecution] = {}
-        try:
-            async for execution in client.list_workflows(
-                visibility_query, limit=limit + 1, page_size=min(1000, limit + 1)
-            ):
-                seen = latest.get(execution.id)
-                if seen is None or execution.start_time > seen.start_time:
-                    latest[execution.id] = execution
-                if len(latest) > limit:
-                    raise TooManyTickets()
-        except RPCError as exc:
-            if exc.status in _UNAVAILABLE:
-                raise TemporalUnavailable(f"{exc.status.name}: {exc.message}") from exc
-            raise
-        except RPCTimeoutOrCancelledError as exc:
-            raise TemporalUnavailable(type(exc).__name__) from exc
-        gate = asyncio.Semaphore(self._concurrency)
-
-        async def read(execution: WorkflowExecution) -> TicketView | Skipped:
-            async with gate:
-                return await self._read(client, execution)
-
-        results = await asyncio.gather(*(read(e) for e in latest.values()))
-        views = [r for r in results if isinstance(r, TicketView)]
-        skipped = [r for r in results if isinstance(r, Skipped)]
-        return views, skipped
-
-    async def _read(self, client: Client, execution: WorkflowExecution) -> TicketView | Skipped:
-        try:
-            key = ticket_key_from_workflow_id(execution.id)
-        except InvalidTicketKey:
-            return Skipped(key=execution.id, reason="not a ticket workflow id")
-        try:
-            status, run_id = execution.status, execution.run_id
-            if status == WorkflowExecutionStatus.CONTINUED_AS_NEW:
-                # Listed by an earlier run: read the ticket's current run.
-                description = await client.get_workflow_handle(execution.id).describe(
-                    rpc_timeout=RPC_TIMEOUT
-                )
-                status, run_id = description.status, description.run_id
-            handle = client.get_workflow_handle_for(TicketWorkflow.run, execution.id, run_id=run_id)
-            if status == WorkflowExecutionStatus.COMPLETED:
-                return await handle.result(follow_runs=False, rpc_timeout=RPC_TIMEOUT)
-            # Running; or ended otherwise (terminated...), where a worker replays it to answer.
-            view: TicketView = await handle.query(TicketWorkflow.status, rpc_timeout=RPC_TIMEOUT)
-            return view
-        except RPCError as exc:
-            if exc.status in _UNAVAILABLE:
-                raise TemporalUnavailable(f"{exc.status.name}: {exc.message}") from exc
-            return Skipped(key=key, reason=f"{exc.status.name if exc.status else 'RPC'}: {exc}")
-        except RPCTimeoutOrCancelledError as exc:
-            raise TemporalUnavailable(type(exc).__name__) from exc
-        except Exception as exc:  # a failed query, a workflow that ended without a result
-            log.warning("report: cannot read ticket %s: %s", key, exc)
-            return Skipped(key=key, reason=f"{type(exc).__name__}: {str(exc)[:200]}")
-
-
-def _source(request: Request) -> ReportSource:
-    """`app.state.report_source` if a test set one, else Temporal through the API's gateway."""
-    source: ReportSource | None = getattr(request.app.state, "report_source", None)
-    if source is not None:
-        return source
-    client = getattr(request.app.state.gateway, "client", None)
-    if client is None:
-        raise ApiError(501, "ReportsUnavailable", "reports need the Temporal gateway")
-    return TemporalReportSource(client)
-
-
-Source = Annotated[ReportSource, Depends(_source)]
-
-
 # -- the query -----------------------------------------------------------------------------------
 def report_query(params: ReportParams, *, now: datetime) -> ReportQuery:
     """Defaults filled in, the range checked, and the visibility query written (escaped)."""
@@ -213,14 +97,14 @@ def report_query(params: ReportParams, *, now: datetime) -> ReportQuery:
     )
 
 
-async def sla_report(params: ReportParams, source: ReportSource, catalog: Catalog) -> SlaReport:
+async def sla_report(params: ReportParams, gateway: TicketGateway, catalog: Catalog) -> SlaReport:
     if params.policy is not None:
         catalog.get(params.policy)  # PolicyError -> 422 naming `policy`
     now = datetime.now(UTC)
     query = report_query(params, now=now)
     assert query.visibility_query is not None
     try:
-        views, skipped = await source.ledgers(query.visibility_query, limit=MAX_TICKETS)
+        views, skipped = await gateway.report_ledgers(query.visibility_query, limit=MAX_TICKETS)
     except TooManyTickets:
         raise ApiError(
             422,
@@ -251,11 +135,11 @@ Params = Annotated[ReportParams, Query()]
     responses=_ERRORS,
 )
 async def get_sla_report(
-    params: Params, _: CanRead, source: Source, catalog: CatalogDep
+    params: Params, _: CanRead, gateway: Gateway, catalog: CatalogDep
 ) -> SlaReport:
     """Tickets whose workflow started in [from, to) (default: the last 7 days), optionally of one
     policy, grouped by `severity` (the severity each clock was judged at), `tier` or `clock`."""
-    return await sla_report(params, source, catalog)
+    return await sla_report(params, gateway, catalog)
 
 
 @router.get(
@@ -265,9 +149,9 @@ async def get_sla_report(
     responses=_HTML_ERRORS,
 )
 async def get_sla_report_html(
-    params: Params, _: CanRead, source: Source, catalog: CatalogDep
+    params: Params, _: CanRead, gateway: Gateway, catalog: CatalogDep
 ) -> HTMLResponse:
-    report = await sla_report(params, source, catalog)
+    report = await sla_report(params, gateway, catalog)
     return HTMLResponse(
         render_html(report),
         headers={"Content-Security-Policy": CONTENT_SECURITY_POLICY},

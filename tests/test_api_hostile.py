@@ -31,7 +31,6 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from api.guard import MAX_BODY_BYTES, RateLimiter
-from api.report import Skipped
 from plumbing.processes import free_port
 from plumbing.redact import redact_query
 from plumbing.settings import Settings
@@ -41,25 +40,14 @@ from tests.support.api import Served, api_settings
 from tests.support.fakes import AUTH, BODY, CREATOR, READER, SETTINGS, FakeGateway
 from ticketclock.worker import build_worker
 from workflows.contract import TICKET_KEY_JSON_SCHEMA, InvalidTicketKey, validate_ticket_key
-from workflows.messages import TicketView
 
 ROOT = Path(__file__).resolve().parents[1]
 READ = {"Authorization": f"Bearer {READER}"}
 PREVIEW = {"tier": "premier", "severity": "p1", "customer": {"timezone": "Europe/Berlin"}}
 
 
-class EmptySource:
-    """A report source with no tickets: the report's arithmetic is not the point here."""
-
-    async def ledgers(
-        self, visibility_query: str, *, limit: int
-    ) -> tuple[list[TicketView], list[Skipped]]:
-        return [], []
-
-
 def app_for(settings: Settings = SETTINGS) -> Any:
     app = create_app(settings, gateway=FakeGateway())
-    app.state.report_source = EmptySource()
     return app
 
 

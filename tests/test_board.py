@@ -22,22 +22,13 @@ from hypothesis import strategies as st
 
 from api.app import create_app
 from api.auth import SESSION_COOKIE, issue_session, session_token
-from api.report import Skipped
 from plumbing.settings import ApiToken
 from tests.support.api import ALL, READER, api_settings
 from tests.support.fakes import FakeGateway
-from workflows.messages import TicketView
 
 WRITER = "e2e-write-only-token-0123456789"
 FORM = {"content-type": "application/x-www-form-urlencoded"}
 BASE = "http://board.test"
-
-
-class EmptySource:
-    async def ledgers(
-        self, visibility_query: str, *, limit: int
-    ) -> tuple[list[TicketView], list[Skipped]]:
-        return [], []
 
 
 @pytest.fixture
@@ -46,7 +37,6 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
     writer = ApiToken("writer", WRITER, frozenset({"tickets:create"}))
     settings = type(settings)(**{**settings.__dict__, "api_tokens": (*settings.api_tokens, writer)})
     app = create_app(settings, gateway=FakeGateway())
-    app.state.report_source = EmptySource()
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url=BASE) as client:
         yield client

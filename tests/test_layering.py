@@ -212,3 +212,39 @@ def test_the_checks_see_deferred_and_type_checking_imports(
     assert _cycles(_graph()) == [["policies.a", "policies.b"]]
     with pytest.raises(AssertionError, match=r"policies/b.py:4 imports plumbing.settings"):
         test_every_import_respects_the_layers()
+
+
+# -- one module talks to Temporal for the API ---------------------------------------------------
+GATEWAY = ROOT / "api" / "temporal_gateway.py"
+CLIENT_CALLS = frozenset({"get_workflow_handle", "get_workflow_handle_for", "list_workflows"})
+
+
+def temporal_client_uses(path: Path) -> list[str]:
+    """Where `path` imports `temporalio.client` or calls the client's handle/list methods."""
+    found: list[str] = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.ImportFrom) and node.module == "temporalio.client":
+            found.append(f"{path.name}:{node.lineno}: from temporalio.client import ...")
+        elif isinstance(node, ast.ImportFrom) and node.module == "temporalio":
+            if any(alias.name == "client" for alias in node.names):
+                found.append(f"{path.name}:{node.lineno}: from temporalio import client")
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name == "temporalio.client":
+                    found.append(f"{path.name}:{node.lineno}: import temporalio.client")
+        elif isinstance(node, ast.Attribute) and node.attr in CLIENT_CALLS:
+            found.append(f"{path.name}:{node.lineno}: .{node.attr}")
+    return found
+
+
+def test_only_the_gateway_talks_to_the_temporal_client() -> None:
+    """api/temporal_gateway.py says it is the only API module that talks to Temporal: no other
+    module under api/ imports `temporalio.client` or gets a workflow handle or lists workflows."""
+    offenders = [
+        use
+        for path in sorted((ROOT / "api").rglob("*.py"))
+        if path != GATEWAY
+        for use in temporal_client_uses(path)
+    ]
+    assert offenders == []
+    assert temporal_client_uses(GATEWAY), "the check must see the gateway's own calls"

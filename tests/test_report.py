@@ -23,6 +23,7 @@ from api.report import (
 from api.report_html import render_html
 from plumbing.settings import ApiToken, Settings
 from policies.snapshot import Clock
+from tests.support.fakes import FakeGateway
 from workflows.contract import ticket_workflow_id
 from workflows.messages import ClockCycle, CycleStatus, TicketStatus, TicketView
 
@@ -234,24 +235,13 @@ def test_html_page_is_self_contained_and_escaped() -> None:
 TOKEN = "report-reader-token-0123456789"
 
 
-class FakeSource:
-    def __init__(self, views: list[TicketView]) -> None:
-        self.views = views
-        self.queries: list[str] = []
-
-    async def ledgers(
-        self, visibility_query: str, *, limit: int
-    ) -> tuple[list[TicketView], list[Skipped]]:
-        self.queries.append(visibility_query)
-        return self.views, [Skipped(key="Z-9", reason="QueryFailed: boom")]
-
-
 @pytest.fixture
-async def api() -> AsyncIterator[tuple[httpx.AsyncClient, FakeSource]]:
+async def api() -> AsyncIterator[tuple[httpx.AsyncClient, FakeGateway]]:
     settings = Settings(api_tokens=(ApiToken("r", TOKEN, frozenset({"tickets:read"})),))
-    app = create_app(settings, gateway=object())  # type: ignore[arg-type]
-    source = FakeSource(TICKETS)
-    app.state.report_source = source
+    source = FakeGateway()
+    source.report_views = TICKETS
+    source.report_skipped = [Skipped(key="Z-9", reason="QueryFailed: boom")]
+    app = create_app(settings, gateway=source)
     transport = httpx.ASGITransport(app=app)
     headers = {"Authorization": f"Bearer {TOKEN}"}
     async with httpx.AsyncClient(transport=transport, base_url="http://t", headers=headers) as c:
@@ -259,7 +249,7 @@ async def api() -> AsyncIterator[tuple[httpx.AsyncClient, FakeSource]]:
 
 
 async def test_report_route_builds_an_escaped_visibility_query(
-    api: tuple[httpx.AsyncClient, FakeSource],
+    api: tuple[httpx.AsyncClient, FakeGateway],
 ) -> None:
     http, source = api
     params = {
@@ -271,7 +261,7 @@ async def test_report_route_builds_an_escaped_visibility_query(
     resp = await http.get("/v1/reports/sla", params=params)
     assert resp.status_code == 200, resp.text
     body = resp.json()
-    assert source.queries == [
+    assert source.report_queries == [
         "WorkflowType = 'TicketWorkflow' AND StartTime >= '2026-11-08T23:00:00Z' "
         "AND StartTime < '2026-11-16T00:00:00Z' AND TicketPolicy = 'kong'"
     ]
@@ -283,7 +273,7 @@ async def test_report_route_builds_an_escaped_visibility_query(
 
 
 async def test_report_route_defaults_to_the_last_seven_days(
-    api: tuple[httpx.AsyncClient, FakeSource],
+    api: tuple[httpx.AsyncClient, FakeGateway],
 ) -> None:
     http, _ = api
     body = (await http.get("/v1/reports/sla")).json()
@@ -306,17 +296,17 @@ async def test_report_route_defaults_to_the_last_seven_days(
     ],
 )
 async def test_report_route_rejects_bad_parameters(
-    api: tuple[httpx.AsyncClient, FakeSource], params: dict[str, str], field: str
+    api: tuple[httpx.AsyncClient, FakeGateway], params: dict[str, str], field: str
 ) -> None:
     http, source = api
     resp = await http.get("/v1/reports/sla", params=params)
     assert resp.status_code == 422, resp.text
     assert resp.json()["error"]["field"] == field
-    assert source.queries == []
+    assert source.report_queries == []
 
 
 async def test_report_routes_need_the_read_scope(
-    api: tuple[httpx.AsyncClient, FakeSource],
+    api: tuple[httpx.AsyncClient, FakeGateway],
 ) -> None:
     http, _ = api
     for path in ("/v1/reports/sla", "/v1/reports/sla.html"):

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from api.report import Skipped
 from api.schemas import TicketSummary
 from api.temporal_gateway import (
     ActionRefused,
@@ -20,7 +21,15 @@ from plumbing.settings import ApiToken, Settings
 from policies.snapshot import Clock
 from workflows.actions import ActionName
 from workflows.contract import ticket_workflow_id
-from workflows.messages import Action, Explanation, TicketInput, TicketStatus, TicketView
+from workflows.messages import (
+    Action,
+    Explanation,
+    Migrate,
+    TicketInput,
+    TicketStatus,
+    TicketView,
+)
+from workflows.whatif import TicketRecord
 
 ALL = "all-scopes-token-0123456789"
 READER = "read-only-token-0123456789"
@@ -84,6 +93,10 @@ class FakeGateway:
         self.refusal: ActionRefused | None = None
         self.failure: Exception | None = None
         self.next_token: bytes | None = None
+        # What `report_ledgers` answers (no tickets by default), and the queries it was asked.
+        self.report_views: list[TicketView] = []
+        self.report_skipped: list[Skipped] = []
+        self.report_queries: list[str] = []
 
     def _maybe_fail(self) -> None:
         if self.failure is not None:
@@ -145,3 +158,25 @@ class FakeGateway:
 
     async def ready(self) -> None:
         self._maybe_fail()
+
+    async def report_ledgers(
+        self, visibility_query: str, *, limit: int
+    ) -> tuple[list[TicketView], list[Skipped]]:
+        self._maybe_fail()
+        self.report_queries.append(visibility_query)
+        return list(self.report_views), list(self.report_skipped)
+
+    async def workflow_ids(self, visibility_query: str, *, limit: int) -> list[str]:
+        raise NotImplementedError  # migration plans and what-if run against a real server
+
+    async def ticket_input(self, key: str) -> TicketInput:
+        return self._ticket(key)
+
+    async def migrate(self, key: str, payload: Migrate, *, update_id: str) -> TicketView:
+        raise NotImplementedError
+
+    async def running_ticket(self, workflow_id: str) -> tuple[TicketView, TicketInput]:
+        raise NotImplementedError
+
+    async def ticket_record(self, workflow_id: str) -> TicketRecord:
+        raise NotImplementedError
